@@ -1,0 +1,149 @@
+//! Building async-nats' options (always verified TLS) and the initial connect:
+//! one round over the pool, or retries with back-off until a deadline or for
+//! ever, each failure explained with the server it concerns.
+
+use crate::errors::{Failure, Kind};
+use crate::link::Link;
+use crate::log_queue::Level;
+use crate::settings::{InitialRetry, Settings};
+use crate::tls::explain_connect_error;
+use async_nats::{Client, ConnectOptions, ServerAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// async-nats' own per-subscription buffer. The forwarding tasks empty it as
+/// fast as messages arrive; the receive queue holds the backlog.
+const SUBSCRIPTION_BUFFER: usize = 65_536;
+
+fn options(settings: &Settings, link: &Arc<Link>) -> ConnectOptions {
+    let events = Arc::clone(link);
+    let chooser = Arc::clone(link);
+    let mut options = ConnectOptions::new()
+        .require_tls(true)
+        .add_root_certificates(settings.files.ca.clone())
+        .add_client_certificate(settings.files.cert.clone(), settings.files.key.clone())
+        .connection_timeout(settings.connect_timeout)
+        .ping_interval(settings.ping_interval)
+        .subscription_capacity(SUBSCRIPTION_BUFFER)
+        .max_reconnects(None)
+        .event_callback(move |event| {
+            events.on_event(event);
+            async {}
+        })
+        .reconnect_to_server_callback(move |servers, _info| {
+            let choice = chooser.next_server(&servers);
+            async move { Some(choice) }
+        });
+    if let Some(name) = &settings.name {
+        options = options.name(name);
+    }
+    if let Some(user) = &settings.user {
+        options =
+            options.user_and_password(user.clone(), settings.password.clone().unwrap_or_default());
+    }
+    options
+}
+
+/// One line for several failures: each server and why.
+fn summarize(failures: &[(String, Failure)], gave_up: &str) -> Failure {
+    if let [(_, only)] = failures {
+        return Failure::new(only.kind, format!("{}{gave_up}", only.message));
+    }
+    let kind = match failures.first() {
+        Some((_, first)) if failures.iter().all(|(_, f)| f.kind == first.kind) => first.kind,
+        _ => Kind::Connection,
+    };
+    let detail = failures
+        .iter()
+        .map(|(_, f)| f.message.trim_end_matches('.'))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    Failure::new(
+        kind,
+        format!(
+            "Could not connect to any of {} NATS brokers{gave_up}: {detail}",
+            failures.len()
+        ),
+    )
+}
+
+/// Connects for the first time, as `settings.initial_retry` says.
+pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Client, Failure> {
+    settings.files.check()?;
+    let addrs: Vec<ServerAddr> = link
+        .pool()
+        .entries()
+        .iter()
+        .map(|e| e.addr.clone())
+        .collect();
+    let deadline = match settings.initial_retry {
+        InitialRetry::For(limit) => Some(Instant::now() + limit),
+        _ => None,
+    };
+    // The latest failure of each server, in pool order.
+    let mut failures: Vec<(String, Failure)> = Vec::new();
+    loop {
+        let target = link.pool().choose().clone();
+        match options(settings, link).connect(addrs.as_slice()).await {
+            Ok(client) => {
+                link.pool().record_success();
+                link.log(
+                    Level::Info,
+                    format!("Connected to NATS {}", target.describe()),
+                );
+                return Ok(client);
+            }
+            Err(error) => {
+                let failure = explain_connect_error(
+                    &error,
+                    &target.describe(),
+                    &settings.files,
+                    settings.connect_timeout,
+                );
+                let (failures_in_a_row, pool_size) = {
+                    let mut pool = link.pool();
+                    pool.record_failure(failure.message.clone());
+                    (pool.consecutive_failures(), pool.len() as u32)
+                };
+                failures.retain(|(label, _)| label != &target.label);
+                failures.push((target.label.clone(), failure.clone()));
+                if settings.initial_retry == InitialRetry::Once {
+                    if failures_in_a_row >= pool_size {
+                        return Err(summarize(&failures, ""));
+                    }
+                    link.log(Level::Warn, failure.message);
+                    continue;
+                }
+                // The first round goes through the pool at once; then back off.
+                let delay = if failures_in_a_row < pool_size {
+                    std::time::Duration::ZERO
+                } else {
+                    settings
+                        .backoff
+                        .delay(failures_in_a_row - pool_size + 1, &mut rand::rng())
+                };
+                if let Some(deadline) = deadline {
+                    if Instant::now() + delay >= deadline {
+                        let limit = match settings.initial_retry {
+                            InitialRetry::For(limit) => limit.as_secs_f64(),
+                            _ => 0.0,
+                        };
+                        return Err(summarize(
+                            &failures,
+                            &format!(" (gave up after {limit:.1}s)"),
+                        ));
+                    }
+                }
+                link.log(
+                    Level::Warn,
+                    format!(
+                        "{}; retrying in {:.1}s",
+                        failure.message,
+                        delay.as_secs_f64()
+                    ),
+                );
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! `ChoriaNats::Connection`: one verified-TLS NATS connection, usable from
+//! several Ruby threads. Calls that must wait (connect, receive, flush, a
+//! publish that finds the outgoing buffer full) release the GVL and can be
+//! interrupted; calls that need not wait keep it, because releasing it costs
+//! more than the work.
+
+use crate::connect;
+use crate::errors::{raise, Failure, Kind};
+use crate::link::Link;
+use crate::log_queue::LogQueue;
+use crate::receive_queue::{forward, ReceiveQueue};
+use crate::runtime::NatsRuntime;
+use crate::server_pool::ServerPool;
+use crate::settings::Settings;
+use crate::wait::{wait_for, Waited};
+use async_nats::client::{PublishError, PublishErrorKind};
+use async_nats::connection::State;
+use async_nats::{Client, Message, Subject};
+use bytes::Bytes;
+use futures_util::FutureExt;
+use magnus::{
+    function, method, prelude::*, scan_args::scan_args, typed_data::Obj, Error, RArray, RHash,
+    RModule, RString, Ruby, Value,
+};
+use std::collections::HashMap;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+
+/// How long `close` waits for buffered messages to reach the broker.
+const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+/// `flush`'s deadline when none is given.
+const DEFAULT_FLUSH: Duration = Duration::from_secs(10);
+
+/// What exists only while connected.
+struct Live {
+    client: Client,
+    queue: Arc<ReceiveQueue>,
+    /// Subject to the handle that ends its forwarding task.
+    subscriptions: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    /// Set by `close`, ending every wait on this connection.
+    closed: watch::Sender<bool>,
+    /// Last, so the tasks above go first.
+    runtime: NatsRuntime,
+}
+
+#[magnus::wrap(class = "ChoriaNats::Connection", free_immediately, size)]
+pub struct Connection {
+    settings: Settings,
+    link: Arc<Link>,
+    live: RwLock<Option<Arc<Live>>>,
+    closed: AtomicBool,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let live = self
+            .live
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(live) = live {
+            if live.runtime.forked() {
+                // A child of the process that connected: nothing behind it runs.
+                std::mem::forget(live);
+            }
+        }
+    }
+}
+
+fn publish_failure(error: PublishError, subject: &str, size: usize, client: &Client) -> Failure {
+    match error.kind() {
+        PublishErrorKind::MaxPayloadExceeded => Failure::new(
+            Kind::Publish,
+            format!(
+                "The message for {subject} is {size} bytes, over the broker's max_payload of {} bytes: send less, or raise max_payload on the broker",
+                client.max_payload()
+            ),
+        ),
+        PublishErrorKind::InvalidSubject => {
+            Failure::new(Kind::Publish, format!("Cannot publish to the invalid NATS subject {subject:?}"))
+        }
+        PublishErrorKind::Send => Failure::connection(format!(
+            "Cannot publish to {subject}: the NATS connection has ended"
+        )),
+    }
+}
+
+async fn publish_one(
+    client: &Client,
+    subject: Subject,
+    reply: Option<Subject>,
+    payload: Bytes,
+) -> Result<(), PublishError> {
+    match reply {
+        Some(reply) => client.publish_with_reply(subject, reply, payload).await,
+        None => client.publish(subject, payload).await,
+    }
+}
+
+fn seconds_arg(value: Option<Option<f64>>, what: &str) -> Result<Option<Duration>, Failure> {
+    match value.flatten() {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(Failure::config(format!(
+            "The {what} timeout must be a number of seconds, 0 or more, not {s}"
+        ))),
+    }
+}
+
+impl Connection {
+    /// `Connection.new(options)`: checks the options; does not connect.
+    fn new(ruby: &Ruby, options: RHash) -> Result<Self, Error> {
+        let settings = Settings::from_hash(ruby, options).map_err(raise(ruby))?;
+        let pool = ServerPool::new(&settings.servers, settings.randomize, &mut rand::rng())
+            .map_err(raise(ruby))?;
+        let link = Link::new(pool, settings.backoff);
+        Ok(Connection {
+            settings,
+            link,
+            live: RwLock::new(None),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    fn current(&self) -> Option<Arc<Live>> {
+        self.live
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The live connection, or why there is none.
+    fn live(&self) -> Result<Arc<Live>, Failure> {
+        match self.current() {
+            Some(live) if live.runtime.forked() => Err(Failure::connection(
+                "This NATS connection belongs to the process that made it, before a fork: connect again in this process",
+            )),
+            Some(live) => Ok(live),
+            None if self.closed.load(Ordering::Acquire) => {
+                Err(Failure::connection("The NATS connection is closed: make a new one"))
+            }
+            None => Err(Failure::connection("Not connected to NATS: call connect first")),
+        }
+    }
+
+    fn logs(&self) -> &LogQueue {
+        &self.link.logs
+    }
+
+    /// Hands waiting log lines to the Ruby side's `emit_log(level, line)`.
+    fn deliver_logs(ruby: &Ruby, rb_self: Obj<Self>) -> Result<(), Error> {
+        for (level, line) in rb_self.link.logs.take() {
+            let _: Value = rb_self.funcall("emit_log", (ruby.to_symbol(level.name()), line))?;
+        }
+        Ok(())
+    }
+
+    fn wait<F: std::future::Future>(
+        ruby: &Ruby,
+        rb_self: Obj<Self>,
+        runtime: &NatsRuntime,
+        deadline: Option<Instant>,
+        future: F,
+    ) -> Result<Waited<F::Output>, Error> {
+        let deliver = || Self::deliver_logs(ruby, rb_self);
+        wait_for(ruby, runtime, rb_self.logs(), &deliver, deadline, future)
+    }
+
+    /// Connects; returns false when already connected. Waits as
+    /// `retry_initial_connect` says; raises the gem's errors.
+    fn connect(ruby: &Ruby, rb_self: Obj<Self>) -> Result<bool, Error> {
+        if rb_self.closed.load(Ordering::Acquire) {
+            return Err(
+                Failure::connection("The NATS connection is closed: make a new one")
+                    .into_error(ruby),
+            );
+        }
+        if rb_self.current().is_some() {
+            rb_self.live().map_err(raise(ruby))?;
+            return Ok(false);
+        }
+        let runtime = NatsRuntime::new().map_err(raise(ruby))?;
+        let settings = rb_self.settings.clone();
+        let link = Arc::clone(&rb_self.link);
+        let mut task = runtime.spawn(async move { connect::initial(&settings, &link).await });
+        let client = match Self::wait(ruby, rb_self, &runtime, None, &mut task)? {
+            Waited::Done(Ok(Ok(client))) => client,
+            Waited::Done(Ok(Err(failure))) => return Err(failure.into_error(ruby)),
+            Waited::Done(Err(join)) => {
+                return Err(Failure::new(
+                    Kind::Internal,
+                    format!("The NATS connect task failed: {join}"),
+                )
+                .into_error(ruby))
+            }
+            Waited::TimedOut => unreachable!("no deadline was set"),
+        };
+        let (closed, _) = watch::channel(false);
+        let live = Live {
+            client,
+            queue: ReceiveQueue::new(rb_self.settings.receive_capacity),
+            subscriptions: Mutex::new(HashMap::new()),
+            closed,
+            runtime,
+        };
+        *rb_self.live.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(live));
+        Self::deliver_logs(ruby, rb_self)?;
+        Ok(true)
+    }
+
+    /// `publish(subject, payload, reply = nil)`.
+    fn publish(ruby: &Ruby, rb_self: Obj<Self>, args: &[Value]) -> Result<(), Error> {
+        let args = scan_args::<(String, RString), (Option<Option<String>>,), (), (), (), ()>(args)?;
+        let (subject, payload) = args.required;
+        let reply = args.optional.0.flatten();
+        // SAFETY: copied at once, with the GVL held and no Ruby code in between.
+        let payload = Bytes::copy_from_slice(unsafe { payload.as_slice() });
+        let live = rb_self.live().map_err(raise(ruby))?;
+        if rb_self.logs().pending() {
+            Self::deliver_logs(ruby, rb_self)?;
+        }
+        let size = payload.len();
+        let subject_name = subject.clone();
+        let mut sending = pin!(publish_one(
+            &live.client,
+            Subject::from(subject),
+            reply.map(Subject::from),
+            payload
+        ));
+        let result = match sending.as_mut().now_or_never() {
+            Some(result) => result,
+            None => {
+                let deadline = Instant::now() + rb_self.settings.publish_timeout;
+                match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), sending)? {
+                    Waited::Done(result) => result,
+                    Waited::TimedOut => {
+                        return Err(Failure::timeout(format!(
+                            "Could not publish to {subject_name} within {:.1}s: the outgoing buffer is full because the NATS broker is unreachable or slower than we publish",
+                            rb_self.settings.publish_timeout.as_secs_f64()
+                        ))
+                        .into_error(ruby))
+                    }
+                }
+            }
+        };
+        result.map_err(|e| publish_failure(e, &subject_name, size, &live.client).into_error(ruby))
+    }
+
+    /// Subscribes; returns false when already subscribed to `subject`.
+    fn subscribe(ruby: &Ruby, rb_self: Obj<Self>, subject: String) -> Result<bool, Error> {
+        let live = rb_self.live().map_err(raise(ruby))?;
+        let known = |live: &Live| {
+            live.subscriptions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(&subject)
+        };
+        if known(&live) {
+            return Ok(false);
+        }
+        let mut subscribing = pin!(live.client.subscribe(subject.clone()));
+        let result = match subscribing.as_mut().now_or_never() {
+            Some(result) => result,
+            None => match Self::wait(ruby, rb_self, &live.runtime, None, subscribing)? {
+                Waited::Done(result) => result,
+                Waited::TimedOut => unreachable!("no deadline was set"),
+            },
+        };
+        let subscriber = result.map_err(|e| {
+            Failure::config(format!(
+                "Cannot subscribe to the NATS subject {subject:?}: {e}"
+            ))
+            .into_error(ruby)
+        })?;
+        let mut subscriptions = live.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+        if subscriptions.contains_key(&subject) {
+            // Another thread subscribed meanwhile; this one goes away on drop.
+            return Ok(false);
+        }
+        let (cancel, cancelled) = oneshot::channel();
+        live.runtime.spawn(forward(
+            subscriber,
+            subject.clone(),
+            Arc::clone(&live.queue),
+            Arc::clone(&rb_self.link.logs),
+            cancelled,
+        ));
+        subscriptions.insert(subject, cancel);
+        Ok(true)
+    }
+
+    /// Unsubscribes; returns false when not subscribed to `subject`.
+    fn unsubscribe(ruby: &Ruby, rb_self: Obj<Self>, subject: String) -> Result<bool, Error> {
+        let live = rb_self.live().map_err(raise(ruby))?;
+        let cancel = live
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&subject);
+        Ok(match cancel {
+            Some(cancel) => {
+                let _ = cancel.send(());
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// `receive(timeout = nil)`: `[subject, reply, payload]`, or nil when the
+    /// timeout passes. Without a timeout it waits until a message comes.
+    fn receive(ruby: &Ruby, rb_self: Obj<Self>, args: &[Value]) -> Result<Option<RArray>, Error> {
+        let args = scan_args::<(), (Option<Option<f64>>,), (), (), (), ()>(args)?;
+        let timeout = seconds_arg(args.optional.0, "receive").map_err(raise(ruby))?;
+        let live = rb_self.live().map_err(raise(ruby))?;
+        if rb_self.logs().pending() {
+            Self::deliver_logs(ruby, rb_self)?;
+        }
+        if let Ok(mut rx) = live.queue.rx.try_lock() {
+            if let Ok(message) = rx.try_recv() {
+                return Ok(Some(to_ruby(ruby, message)));
+            }
+        }
+        if timeout == Some(Duration::ZERO) {
+            return Ok(None);
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut closed = live.closed.subscribe();
+        let queue = Arc::clone(&live.queue);
+        let receiving = async move {
+            tokio::select! {
+                message = async { queue.rx.lock().await.recv().await } => message,
+                _ = closed.wait_for(|closed| *closed) => None,
+            }
+        };
+        match Self::wait(ruby, rb_self, &live.runtime, deadline, receiving)? {
+            Waited::Done(Some(message)) => Ok(Some(to_ruby(ruby, message))),
+            Waited::Done(None) => Err(Failure::connection(
+                "The NATS connection was closed while receiving",
+            )
+            .into_error(ruby)),
+            Waited::TimedOut => Ok(None),
+        }
+    }
+
+    /// `flush(timeout = 10)`: waits until the broker has everything published.
+    fn flush(ruby: &Ruby, rb_self: Obj<Self>, args: &[Value]) -> Result<(), Error> {
+        let args = scan_args::<(), (Option<Option<f64>>,), (), (), (), ()>(args)?;
+        let timeout = seconds_arg(args.optional.0, "flush")
+            .map_err(raise(ruby))?
+            .unwrap_or(DEFAULT_FLUSH);
+        let live = rb_self.live().map_err(raise(ruby))?;
+        let deadline = Instant::now() + timeout;
+        match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), live.client.flush())? {
+            Waited::Done(Ok(())) => Ok(()),
+            Waited::Done(Err(e)) => Err(Failure::connection(format!("Flushing the NATS connection failed: {e}")).into_error(ruby)),
+            Waited::TimedOut => Err(Failure::timeout(format!(
+                "The NATS broker did not confirm our messages within {:.1}s: it is unreachable or overloaded ({})",
+                timeout.as_secs_f64(),
+                rb_self.state_words()
+            ))
+            .into_error(ruby)),
+        }
+    }
+
+    fn state_words(&self) -> String {
+        match self.current().map(|live| live.client.connection_state()) {
+            Some(State::Connected) => {
+                format!("connected to {}", self.link.pool().current().describe())
+            }
+            Some(_) => "disconnected, reconnecting".to_string(),
+            None => "not connected".to_string(),
+        }
+    }
+
+    /// Flushes what is buffered (briefly), ends every subscription and the
+    /// connection, and stops its threads. Idempotent.
+    fn close(ruby: &Ruby, rb_self: Obj<Self>) -> Result<(), Error> {
+        if rb_self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let live = rb_self
+            .live
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(live) = live else {
+            return Ok(());
+        };
+        if live.runtime.forked() {
+            std::mem::forget(live);
+            return Ok(());
+        }
+        live.subscriptions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        if live.client.connection_state() == State::Connected {
+            let deadline = Some(Instant::now() + CLOSE_FLUSH);
+            let _ = Self::wait(ruby, rb_self, &live.runtime, deadline, live.client.flush())?;
+        }
+        live.closed.send_replace(true);
+        rb_self
+            .link
+            .log(crate::log_queue::Level::Info, "Connection to NATS closed");
+        drop(live);
+        Self::deliver_logs(ruby, rb_self)
+    }
+
+    fn is_connected(&self) -> bool {
+        self.current().is_some_and(|live| {
+            !live.runtime.forked() && live.client.connection_state() == State::Connected
+        })
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// `host:port` of the broker in use, or nil.
+    fn connected_server(&self) -> Option<String> {
+        self.is_connected()
+            .then(|| self.link.pool().current().label.clone())
+    }
+
+    /// Counters and the pool, in the shape Choria tooling reads.
+    fn stats(ruby: &Ruby, rb_self: Obj<Self>) -> Result<RHash, Error> {
+        let hash = ruby.hash_new();
+        let live = rb_self.current();
+        let (in_msgs, out_msgs, in_bytes, out_bytes, connects, dropped, queued) = match &live {
+            Some(live) => {
+                let s = live.client.statistics();
+                (
+                    s.in_messages.load(Ordering::Relaxed),
+                    s.out_messages.load(Ordering::Relaxed),
+                    s.in_bytes.load(Ordering::Relaxed),
+                    s.out_bytes.load(Ordering::Relaxed),
+                    s.connects.load(Ordering::Relaxed),
+                    live.queue.dropped(),
+                    live.queue.len() as u64,
+                )
+            }
+            None => (0, 0, 0, 0, 0, 0, 0),
+        };
+        let slow = rb_self.link.slow_consumer_drops.load(Ordering::Relaxed);
+        hash.aset("in_msgs", in_msgs)?;
+        hash.aset("out_msgs", out_msgs)?;
+        hash.aset("in_bytes", in_bytes)?;
+        hash.aset("out_bytes", out_bytes)?;
+        hash.aset("reconnects", connects.saturating_sub(1))?;
+        hash.aset("dropped", dropped + slow)?;
+        hash.aset("queued", queued)?;
+        hash.aset("receive_capacity", rb_self.settings.receive_capacity)?;
+        hash.aset("connected", rb_self.is_connected())?;
+        hash.aset("connected_server", rb_self.connected_server())?;
+        let pool = ruby.ary_new();
+        for entry in rb_self.link.pool().entries() {
+            let server = ruby.hash_new();
+            server.aset("server", entry.label.as_str())?;
+            server.aset("source", entry.source.as_str())?;
+            server.aset("failures", entry.failures)?;
+            server.aset("last_error", entry.last_error.as_deref())?;
+            pool.push(server)?;
+        }
+        hash.aset("servers", pool)?;
+        Ok(hash)
+    }
+}
+
+fn to_ruby(ruby: &Ruby, message: Message) -> RArray {
+    let array = ruby.ary_new_capa(3);
+    // Pushing onto an array we just made cannot fail.
+    let _ = array.push(ruby.str_new(message.subject.as_str()));
+    let _ = array.push(message.reply.as_ref().map(|r| ruby.str_new(r.as_str())));
+    let _ = array.push(ruby.str_from_slice(&message.payload));
+    array
+}
+
+pub fn define(ruby: &Ruby, module: RModule) -> Result<(), Error> {
+    let class = module.define_class("Connection", ruby.class_object())?;
+    class.define_singleton_method("new", function!(Connection::new, 1))?;
+    class.define_method("connect", method!(Connection::connect, 0))?;
+    class.define_method("publish", method!(Connection::publish, -1))?;
+    class.define_method("subscribe", method!(Connection::subscribe, 1))?;
+    class.define_method("unsubscribe", method!(Connection::unsubscribe, 1))?;
+    class.define_method("receive", method!(Connection::receive, -1))?;
+    class.define_method("flush", method!(Connection::flush, -1))?;
+    class.define_method("close", method!(Connection::close, 0))?;
+    class.define_method("connected?", method!(Connection::is_connected, 0))?;
+    class.define_method("closed?", method!(Connection::is_closed, 0))?;
+    class.define_method("connected_server", method!(Connection::connected_server, 0))?;
+    class.define_method("stats", method!(Connection::stats, 0))?;
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! The native core of the `choria-nats` gem: a NATS client that only speaks
+//! verified TLS, on a private tokio runtime, exposed to Ruby as
+//! `ChoriaNats::Connection`.
+
+mod backoff;
+mod connect;
+mod connection;
+mod errors;
+mod gvl;
+mod link;
+mod log_queue;
+mod receive_queue;
+mod runtime;
+mod server_pool;
+mod settings;
+mod tls;
+mod wait;
+
+use magnus::{prelude::*, Error, Ruby};
+
+/// The NATS client inside, for `client_flavour` and the start-up log line.
+pub const NATS_CLIENT: &str = "async-nats 0.51.0";
+
+#[magnus::init]
+fn init(ruby: &Ruby) -> Result<(), Error> {
+    let module = ruby.define_module("ChoriaNats")?;
+    module.const_set("NATIVE_VERSION", env!("CARGO_PKG_VERSION"))?;
+    module.const_set("NATS_CLIENT", NATS_CLIENT)?;
+    connection::define(ruby, module)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nats_client_names_the_locked_async_nats_version() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .expect("Cargo.lock at the workspace root");
+        let version = lock
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"async-nats\""))
+            .and_then(|p| p.lines().find(|l| l.starts_with("version = ")))
+            .map(|l| {
+                l.trim_start_matches("version = ")
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .expect("async-nats in Cargo.lock");
+        assert_eq!(super::NATS_CLIENT, format!("async-nats {version}"));
+    }
+}

@@ -1,0 +1,327 @@
+//! The brokers a connection may use, where each came from, and which to try
+//! next. async-nats keeps its own pool for reconnects; this one decides, through
+//! its reconnect callback, which server each attempt goes to, so that every log
+//! line and error can name the server and its source.
+
+use crate::errors::Failure;
+use async_nats::ServerAddr;
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+/// The port NATS listens on when an address names none.
+pub const DEFAULT_PORT: u16 = 4222;
+
+/// Where a server announced by the cluster came from.
+pub const SOURCE_CLUSTER: &str = "cluster";
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub addr: ServerAddr,
+    /// `host:port`, as operators write it.
+    pub label: String,
+    /// `config`, `srv`, `default`, `cluster`, or what the caller said.
+    pub source: String,
+    /// Failed attempts since the last success.
+    pub failures: u32,
+    pub last_error: Option<String>,
+}
+
+impl Entry {
+    /// `host:port (source)`.
+    pub fn describe(&self) -> String {
+        format!("{} ({})", self.label, self.source)
+    }
+}
+
+#[derive(Debug)]
+pub struct ServerPool {
+    entries: Vec<Entry>,
+    /// The server of the current or latest attempt; none before the first.
+    current: Option<usize>,
+    /// Failed attempts in a row, on any server.
+    consecutive_failures: u32,
+}
+
+/// Parses `host`, `host:port`, `nats://host:port`, `tls://host:port`,
+/// `[v6]:port` into a NATS address and its `host:port` label.
+pub fn parse_address(spec: &str) -> Result<(ServerAddr, String), Failure> {
+    let trimmed = spec.trim();
+    let rest = trimmed
+        .strip_prefix("nats://")
+        .or_else(|| trimmed.strip_prefix("tls://"))
+        .unwrap_or(trimmed);
+    let bad = |why: &str| {
+        Failure::config(format!(
+            "invalid NATS server address {spec:?}: {why}; write host:port, for example nats1.example.net:4222"
+        ))
+    };
+    if rest.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if rest.contains('@') || rest.contains('/') || rest.contains(char::is_whitespace) {
+        return Err(bad("only a host and a port are allowed"));
+    }
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or_else(|| bad("missing ']'"))?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or_else(|| bad("junk after ']'"))?),
+        };
+        (host.to_string(), port)
+    } else if rest.matches(':').count() > 1 {
+        (rest.to_string(), None)
+    } else {
+        match rest.split_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (rest.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("the host is empty"));
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(p) => match p.parse::<u16>() {
+            Ok(port) if port > 0 => port,
+            _ => return Err(bad("the port is not a number from 1 to 65535")),
+        },
+    };
+    let label = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let addr: ServerAddr = format!("nats://{label}")
+        .parse()
+        .map_err(|e| bad(&format!("{e}")))?;
+    Ok((addr, label))
+}
+
+impl ServerPool {
+    /// A pool of `(address, source)` pairs, shuffled when `randomize` is set so
+    /// that a fleet spreads over its brokers.
+    pub fn new(
+        specs: &[(String, String)],
+        randomize: bool,
+        rng: &mut impl Rng,
+    ) -> Result<Self, Failure> {
+        if specs.is_empty() {
+            return Err(Failure::config(
+                "no NATS servers given: set plugin.choria.middleware_hosts, publish SRV records, or pass servers",
+            ));
+        }
+        let mut entries = Vec::with_capacity(specs.len());
+        for (spec, source) in specs {
+            let (addr, label) = parse_address(spec)?;
+            if entries.iter().any(|e: &Entry| e.addr == addr) {
+                continue;
+            }
+            entries.push(Entry {
+                addr,
+                label,
+                source: source.clone(),
+                failures: 0,
+                last_error: None,
+            });
+        }
+        if randomize {
+            entries.shuffle(rng);
+        }
+        Ok(ServerPool {
+            entries,
+            current: None,
+            consecutive_failures: 0,
+        })
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The server of the current or latest attempt.
+    pub fn current(&self) -> &Entry {
+        &self.entries[self.current.unwrap_or(0)]
+    }
+
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+
+    /// Adds servers the cluster announced; returns the labels added.
+    pub fn merge_discovered<'a>(
+        &mut self,
+        addrs: impl Iterator<Item = &'a ServerAddr>,
+    ) -> Vec<String> {
+        let mut added = Vec::new();
+        for addr in addrs {
+            if self.entries.iter().any(|e| &e.addr == addr) {
+                continue;
+            }
+            let label = format!("{}:{}", addr.host(), addr.port());
+            let label = if addr.host().contains(':') {
+                format!("[{}]:{}", addr.host(), addr.port())
+            } else {
+                label
+            };
+            added.push(label.clone());
+            self.entries.push(Entry {
+                addr: addr.clone(),
+                label,
+                source: SOURCE_CLUSTER.to_string(),
+                failures: 0,
+                last_error: None,
+            });
+        }
+        added
+    }
+
+    /// Picks the server for the next attempt: the fewest failures since its
+    /// last success, ties in pool order after the current one, so failing
+    /// servers are tried in turn and a healthy one is preferred.
+    pub fn choose(&mut self) -> &Entry {
+        let n = self.entries.len();
+        let start = self.current.map_or(0, |c| (c + 1) % n);
+        let best = (0..n)
+            .map(|i| (start + i) % n)
+            .min_by_key(|&i| self.entries[i].failures)
+            .unwrap_or(0);
+        self.current = Some(best);
+        &self.entries[best]
+    }
+
+    /// Records that the attempt on the current server failed.
+    pub fn record_failure(&mut self, error: String) {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        let entry = &mut self.entries[self.current.unwrap_or(0)];
+        entry.failures = entry.failures.saturating_add(1);
+        entry.last_error = Some(error);
+    }
+
+    /// Records that the current server accepted us.
+    pub fn record_success(&mut self) {
+        self.consecutive_failures = 0;
+        let entry = &mut self.entries[self.current.unwrap_or(0)];
+        entry.failures = 0;
+        entry.last_error = None;
+    }
+
+    /// `a:4222 (config), b:4222 (cluster)`, for log lines.
+    pub fn describe(&self) -> String {
+        self.entries
+            .iter()
+            .map(Entry::describe)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, SeedableRng};
+
+    fn pool(specs: &[&str]) -> ServerPool {
+        let specs: Vec<_> = specs
+            .iter()
+            .map(|s| (s.to_string(), "config".to_string()))
+            .collect();
+        ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap()
+    }
+
+    #[test]
+    fn parses_the_address_forms_operators_write() {
+        for (spec, label) in [
+            ("nats1.example.net", "nats1.example.net:4222"),
+            ("nats1.example.net:4223", "nats1.example.net:4223"),
+            ("nats://127.0.0.1:14222", "127.0.0.1:14222"),
+            ("tls://broker:1", "broker:1"),
+            ("[::1]:4222", "[::1]:4222"),
+            ("::1", "[::1]:4222"),
+            (" puppet:4222 ", "puppet:4222"),
+        ] {
+            assert_eq!(parse_address(spec).unwrap().1, label, "{spec}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_addresses_with_the_input_in_the_message() {
+        for spec in [
+            "",
+            "host:0",
+            "host:99999",
+            "host:port",
+            "user:pw@host:4222",
+            "[::1",
+            "h:4222/x",
+        ] {
+            let err = parse_address(spec).unwrap_err();
+            assert!(
+                err.message.contains(&format!("{spec:?}")),
+                "{}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_an_empty_pool() {
+        let err = ServerPool::new(&[], true, &mut StdRng::seed_from_u64(1)).unwrap_err();
+        assert!(err.message.contains("no NATS servers"));
+    }
+
+    #[test]
+    fn drops_duplicates_and_keeps_order_unless_randomized() {
+        let p = pool(&["a:1", "b:1", "a:1", "c:1"]);
+        let labels: Vec<_> = p.entries().iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(labels, ["a:1", "b:1", "c:1"]);
+    }
+
+    #[test]
+    fn randomizing_spreads_first_choices() {
+        let specs: Vec<_> = ["a:1", "b:1", "c:1"]
+            .iter()
+            .map(|s| (s.to_string(), "srv".to_string()))
+            .collect();
+        let mut rng = StdRng::seed_from_u64(9);
+        let firsts: std::collections::HashSet<_> = (0..50)
+            .map(|_| {
+                let mut p = ServerPool::new(&specs, true, &mut rng).unwrap();
+                p.choose().label.clone()
+            })
+            .collect();
+        assert_eq!(firsts.len(), 3);
+    }
+
+    #[test]
+    fn tries_failing_servers_in_turn_and_prefers_healthy_ones() {
+        let mut p = pool(&["a:1", "b:1", "c:1"]);
+        assert_eq!(p.choose().label, "a:1");
+        p.record_failure("refused".into());
+        assert_eq!(p.choose().label, "b:1");
+        p.record_failure("refused".into());
+        assert_eq!(p.choose().label, "c:1");
+        p.record_failure("refused".into());
+        assert_eq!(p.consecutive_failures(), 3);
+        assert_eq!(p.choose().label, "a:1");
+        p.record_success();
+        assert_eq!(p.consecutive_failures(), 0);
+        assert_eq!(p.choose().label, "a:1");
+    }
+
+    #[test]
+    fn merges_announced_servers_once_as_cluster_members() {
+        let mut p = pool(&["a:1"]);
+        let announced: Vec<ServerAddr> =
+            vec!["nats://a:1".parse().unwrap(), "nats://d:2".parse().unwrap()];
+        assert_eq!(
+            p.merge_discovered(announced.iter()),
+            vec!["d:2".to_string()]
+        );
+        assert!(p.merge_discovered(announced.iter()).is_empty());
+        assert_eq!(p.describe(), "a:1 (config), d:2 (cluster)");
+    }
+}

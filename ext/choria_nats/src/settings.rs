@@ -1,0 +1,120 @@
+//! Connection settings, read from the option hash the Ruby side builds
+//! (`ChoriaNats::Connection.connect` validates names and types first).
+
+use crate::backoff::Backoff;
+use crate::errors::Failure;
+use crate::tls::TlsFiles;
+use magnus::{RHash, Ruby, TryConvert};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What the first connection does when no broker answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InitialRetry {
+    /// Try each server once, then raise (the default).
+    Once,
+    /// Keep trying, with back-off, until this much time has passed.
+    For(Duration),
+    /// Keep trying for ever (a daemon).
+    Forever,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `(address, where it came from)`.
+    pub servers: Vec<(String, String)>,
+    pub files: TlsFiles,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub name: Option<String>,
+    pub connect_timeout: Duration,
+    pub ping_interval: Duration,
+    pub backoff: Backoff,
+    pub randomize: bool,
+    pub initial_retry: InitialRetry,
+    /// Messages the receive queue holds before it drops (and counts, and logs).
+    pub receive_capacity: usize,
+    /// How long a publish may wait for room in the outgoing buffer.
+    pub publish_timeout: Duration,
+}
+
+/// The longest connect timeout accepted, as SPEC §5 says.
+const MAX_CONNECT_TIMEOUT: f64 = 120.0;
+
+fn get<T: TryConvert>(ruby: &Ruby, hash: RHash, key: &str) -> Result<Option<T>, Failure> {
+    hash.lookup::<_, Option<T>>(ruby.to_symbol(key))
+        .map_err(|e| Failure::config(format!("The option {key} has the wrong type: {e}")))
+}
+
+fn required<T: TryConvert>(ruby: &Ruby, hash: RHash, key: &str) -> Result<T, Failure> {
+    get(ruby, hash, key)?.ok_or_else(|| Failure::config(format!("The option {key} is required")))
+}
+
+fn seconds(
+    ruby: &Ruby,
+    hash: RHash,
+    key: &str,
+    default: f64,
+    max: f64,
+) -> Result<Duration, Failure> {
+    let value = get::<f64>(ruby, hash, key)?.unwrap_or(default);
+    if !value.is_finite() || value <= 0.0 || value > max {
+        return Err(Failure::config(format!(
+            "The option {key} must be a number of seconds above 0 and at most {max}, not {value}"
+        )));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+impl Settings {
+    pub fn from_hash(ruby: &Ruby, hash: RHash) -> Result<Self, Failure> {
+        let servers: Vec<(String, String)> = required(ruby, hash, "servers")?;
+        let files = TlsFiles {
+            ca: PathBuf::from(required::<String>(ruby, hash, "ca_file")?),
+            cert: PathBuf::from(required::<String>(ruby, hash, "cert_file")?),
+            key: PathBuf::from(required::<String>(ruby, hash, "key_file")?),
+        };
+        let user: Option<String> = get(ruby, hash, "user")?;
+        let password: Option<String> = get(ruby, hash, "password")?;
+        if password.is_some() && user.is_none() {
+            return Err(Failure::config(
+                "A NATS password was given without a user name",
+            ));
+        }
+        let backoff = Backoff {
+            initial: seconds(ruby, hash, "reconnect_initial_delay", 0.5, 3600.0)?,
+            max: seconds(ruby, hash, "reconnect_max_delay", 20.0, 3600.0)?,
+        };
+        if backoff.initial > backoff.max {
+            return Err(Failure::config(
+                "The option reconnect_initial_delay must not be above reconnect_max_delay",
+            ));
+        }
+        // Seconds to keep trying; infinite for ever; absent for one round.
+        let initial_retry = match get::<f64>(ruby, hash, "retry_initial_connect")? {
+            None => InitialRetry::Once,
+            Some(v) if v.is_infinite() && v > 0.0 => InitialRetry::Forever,
+            Some(_) => InitialRetry::For(seconds(ruby, hash, "retry_initial_connect", 1.0, 1e9)?),
+        };
+        let receive_capacity = get::<usize>(ruby, hash, "receive_capacity")?.unwrap_or(250_000);
+        if receive_capacity == 0 {
+            return Err(Failure::config(
+                "The option receive_capacity must be at least 1",
+            ));
+        }
+        Ok(Settings {
+            servers,
+            files,
+            user,
+            password,
+            name: get(ruby, hash, "name")?,
+            connect_timeout: seconds(ruby, hash, "connect_timeout", 2.0, MAX_CONNECT_TIMEOUT)?,
+            ping_interval: seconds(ruby, hash, "ping_interval", 20.0, 3600.0)?,
+            backoff,
+            randomize: get(ruby, hash, "randomize")?.unwrap_or(true),
+            initial_retry,
+            receive_capacity,
+            publish_timeout: seconds(ruby, hash, "publish_timeout", 5.0, 3600.0)?,
+        })
+    }
+}

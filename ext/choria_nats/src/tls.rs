@@ -1,0 +1,365 @@
+//! TLS material and TLS failures: the files are checked before any connection
+//! (so a wrong path or key reads as one clear line, not a handshake error), and
+//! rustls' verdicts are put into words that say what to do.
+//!
+//! Verification is never optional: async-nats gets the CA file (never the
+//! system roots), the client certificate and key, and `require_tls`; no raw
+//! rustls configuration is built or accepted here.
+
+use crate::errors::{Failure, Kind};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{AlertDescription, CertificateError};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The PEM files a connection presents and trusts.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+fn read(role: &str, path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| {
+        let hint = match e.kind() {
+            io::ErrorKind::NotFound => {
+                "does not exist: `mco choria request_cert` creates the certificate, key and CA files, or give the right path".to_string()
+            }
+            io::ErrorKind::PermissionDenied => {
+                "cannot be read by this user: fix its permissions or run as its owner".to_string()
+            }
+            _ => format!("cannot be read: {e}"),
+        };
+        Failure::config(format!("The {role} file {} {hint}", path.display()))
+    })
+}
+
+fn certificates(role: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Failure> {
+    let pem = read(role, path)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            Failure::config(format!(
+                "The {role} file {} is not valid PEM: {e}",
+                path.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(Failure::config(format!(
+            "The {role} file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+impl TlsFiles {
+    /// Checks that every file exists, parses, and that the key belongs to the
+    /// certificate. RSA keys as Puppet writes them (PKCS#1), PKCS#8 and EC keys
+    /// are accepted.
+    pub fn check(&self) -> Result<(), Failure> {
+        certificates("CA", &self.ca)?;
+        let chain = certificates("certificate", &self.cert)?;
+        let pem = read("private key", &self.key)?;
+        let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
+            Failure::config(format!(
+                "The private key file {} holds no PEM private key (RSA PKCS#1, PKCS#8 or EC)",
+                self.key.display()
+            ))
+        })?;
+        let provider = rustls::crypto::ring::default_provider();
+        let signing_key = provider.key_provider.load_private_key(key).map_err(|e| {
+            Failure::config(format!(
+                "The private key in {} cannot be used: {e}",
+                self.key.display()
+            ))
+        })?;
+        let certified = rustls::sign::CertifiedKey::new(chain, signing_key);
+        if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+            certified.keys_match()
+        {
+            return Err(Failure::config(format!(
+                "The private key {} does not belong to the certificate {}: use the key the certificate was issued for",
+                self.key.display(),
+                self.cert.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A UTC time as `2026-11-24 22:07:50 UTC`.
+pub fn format_utc(unix_seconds: u64) -> String {
+    let days = (unix_seconds / 86_400) as i64;
+    let secs = unix_seconds % 86_400;
+    // Civil-from-days (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+fn certificate_reason(error: &CertificateError, files: &TlsFiles) -> String {
+    match error {
+        CertificateError::UnknownIssuer => format!(
+            "its certificate is not signed by the CA in {} (unknown issuer): configure the CA that signed the broker, or reissue the broker's certificate from this CA",
+            files.ca.display()
+        ),
+        CertificateError::NotValidForNameContext { expected, presented } => format!(
+            "its certificate is not valid for the name {} that was dialled; it holds {}: dial one of those names or reissue the broker's certificate for this name",
+            expected.to_str(),
+            if presented.is_empty() {
+                "no names".to_string()
+            } else {
+                presented.join(", ")
+            }
+        ),
+        CertificateError::NotValidForName => {
+            "its certificate is not valid for the name that was dialled".to_string()
+        }
+        CertificateError::ExpiredContext { not_after, .. } => format!(
+            "its certificate expired at {}: renew the broker's certificate",
+            format_utc(not_after.as_secs())
+        ),
+        CertificateError::Expired => "its certificate has expired: renew the broker's certificate".to_string(),
+        CertificateError::NotValidYetContext { not_before, .. } => format!(
+            "its certificate is not valid before {}: check the clocks of this machine and the CA",
+            format_utc(not_before.as_secs())
+        ),
+        CertificateError::NotValidYet => "its certificate is not valid yet: check the clocks".to_string(),
+        CertificateError::BadSignature => "its certificate's signature does not verify".to_string(),
+        CertificateError::Revoked => "its certificate is revoked".to_string(),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "its certificate is not issued for TLS servers (extended key usage)".to_string()
+        }
+        other => format!("its certificate was rejected: {other:?}"),
+    }
+}
+
+fn alert_reason(alert: &AlertDescription, files: &TlsFiles) -> String {
+    match alert {
+        AlertDescription::BadCertificate
+        | AlertDescription::UnknownCA
+        | AlertDescription::CertificateRequired
+        | AlertDescription::CertificateUnknown
+        | AlertDescription::CertificateExpired
+        | AlertDescription::CertificateRevoked
+        | AlertDescription::UnsupportedCertificate
+        | AlertDescription::DecryptError
+        | AlertDescription::AccessDenied => format!(
+            "it refused our client certificate {} (TLS alert {alert:?}): the certificate must be signed by the CA the broker trusts and be valid now",
+            files.cert.display()
+        ),
+        AlertDescription::ProtocolVersion | AlertDescription::HandshakeFailure => format!(
+            "it could not agree on TLS parameters (TLS alert {alert:?}): this connector needs TLS 1.2 or newer"
+        ),
+        other => format!("it ended the TLS session (TLS alert {other:?})"),
+    }
+}
+
+/// The rustls error behind a connect failure, if any.
+fn find_rustls<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current: Option<&'a (dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            if let Some(tls) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                return Some(tls);
+            }
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn find_io<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a io::Error> {
+    let mut current: Option<&'a (dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// Explains why one connection attempt to `server` (`host:port (source)`)
+/// failed, in one line that names the server and what to do.
+pub fn explain_connect_error(
+    error: &async_nats::ConnectError,
+    server: &str,
+    files: &TlsFiles,
+    timeout: std::time::Duration,
+) -> Failure {
+    use async_nats::ConnectErrorKind as K;
+    if let Some(tls) = find_rustls(error) {
+        let (kind, reason) = match tls {
+            rustls::Error::InvalidCertificate(cert) => (Kind::Tls, certificate_reason(cert, files)),
+            rustls::Error::AlertReceived(alert) => (Kind::Tls, alert_reason(alert, files)),
+            rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => (
+                Kind::Tls,
+                "it did not answer with TLS: is it a plain-text NATS server? This connector only speaks verified TLS; give the broker a tls { verify: true } block".to_string(),
+            ),
+            other => (Kind::Tls, format!("the TLS handshake failed: {other}")),
+        };
+        return Failure::new(
+            kind,
+            format!("TLS with the NATS broker {server} failed: {reason}"),
+        );
+    }
+    match error.kind() {
+        K::TimedOut => Failure::new(
+            Kind::Timeout,
+            format!(
+                "No answer from the NATS broker {server} within {:.1}s (TCP, TLS and CONNECT): check that it runs and that a firewall lets the port through",
+                timeout.as_secs_f64()
+            ),
+        ),
+        K::Authentication | K::AuthorizationViolation => Failure::new(
+            Kind::Authentication,
+            format!(
+                "The NATS broker {server} refused our credentials (authorization violation): check plugin.nats.user and plugin.nats.pass, or the broker's authorization block"
+            ),
+        ),
+        K::Dns => Failure::connection(format!(
+            "Cannot resolve the NATS broker {server}: check the host name, or set plugin.choria.middleware_hosts"
+        )),
+        K::Tls => Failure::new(
+            Kind::Tls,
+            format!("TLS setup for the NATS broker {server} failed: {error}"),
+        ),
+        _ => match find_io(error) {
+            Some(io) if io.kind() == io::ErrorKind::ConnectionRefused => Failure::connection(format!(
+                "The NATS broker {server} refused the connection: is nats-server running and listening on that port?"
+            )),
+            Some(io)
+                if matches!(
+                    io.kind(),
+                    io::ErrorKind::UnexpectedEof
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                Failure::connection(format!(
+                    "The NATS broker {server} closed the connection during the handshake ({io}): if it logs a TLS error, it rejected our client certificate {}",
+                    files.cert.display()
+                ))
+            }
+            _ => Failure::connection(format!("Could not connect to the NATS broker {server}: {error}")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_unix_time_as_utc() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(format_utc(1_795_558_070), "2026-11-24 22:07:50 UTC");
+    }
+
+    fn files(dir: &Path) -> TlsFiles {
+        TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        }
+    }
+
+    #[test]
+    fn a_missing_file_names_the_path_and_request_cert() {
+        let dir = std::env::temp_dir().join(format!("choria-nats-missing-{}", std::process::id()));
+        let err = files(&dir).check().unwrap_err();
+        assert_eq!(err.kind, Kind::Configuration);
+        assert!(
+            err.message.contains("ca.pem does not exist"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("mco choria request_cert"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_file_without_certificates_is_refused() {
+        let dir = std::env::temp_dir().join(format!("choria-nats-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), "not a certificate\n").unwrap();
+        let err = files(&dir).check().unwrap_err();
+        assert!(
+            err.message.contains("holds no PEM certificate"),
+            "{}",
+            err.message
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn explains_a_name_mismatch_with_the_names_presented() {
+        let error = async_nats::ConnectError::with_source(
+            async_nats::ConnectErrorKind::Io,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                    expected: rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+                    presented: vec!["DnsName(\"wrong.example.net\")".into()],
+                }),
+            ),
+        );
+        let f = explain_connect_error(
+            &error,
+            "127.0.0.1:4222 (config)",
+            &files(Path::new("/x")),
+            std::time::Duration::from_secs(2),
+        );
+        assert_eq!(f.kind, Kind::Tls);
+        assert!(
+            f.message.contains("127.0.0.1:4222 (config)"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("wrong.example.net"), "{}", f.message);
+    }
+
+    #[test]
+    fn explains_a_refused_connection() {
+        let error =
+            async_nats::ConnectError::from(io::Error::from(io::ErrorKind::ConnectionRefused));
+        let f = explain_connect_error(
+            &error,
+            "127.0.0.1:9 (config)",
+            &files(Path::new("/x")),
+            std::time::Duration::from_secs(2),
+        );
+        assert_eq!(f.kind, Kind::Connection);
+        assert!(
+            f.message.contains("refused the connection"),
+            "{}",
+            f.message
+        );
+    }
+}
