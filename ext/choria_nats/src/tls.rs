@@ -112,6 +112,20 @@ pub fn format_utc(unix_seconds: u64) -> String {
     )
 }
 
+/// `wrong.example.net` from rustls' `DnsName("wrong.example.net")`, and
+/// `10.0.0.1` from `IpAddress(10.0.0.1)`.
+fn plain_name(presented: &str) -> &str {
+    if let (Some(start), Some(end)) = (presented.find('"'), presented.rfind('"')) {
+        if end > start {
+            return &presented[start + 1..end];
+        }
+    }
+    match (presented.find('('), presented.find(')')) {
+        (Some(open), Some(close)) if close > open => &presented[open + 1..close],
+        _ => presented,
+    }
+}
+
 fn certificate_reason(error: &CertificateError, files: &TlsFiles) -> String {
     match error {
         CertificateError::UnknownIssuer => format!(
@@ -124,7 +138,7 @@ fn certificate_reason(error: &CertificateError, files: &TlsFiles) -> String {
             if presented.is_empty() {
                 "no names".to_string()
             } else {
-                presented.join(", ")
+                presented.iter().map(|n| plain_name(n)).collect::<Vec<_>>().join(", ")
             }
         ),
         CertificateError::NotValidForName => {
@@ -342,7 +356,18 @@ mod tests {
             "{}",
             f.message
         );
-        assert!(f.message.contains("wrong.example.net"), "{}", f.message);
+        assert!(
+            f.message.contains("it holds wrong.example.net: dial"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn strips_rustls_wrappers_from_presented_names() {
+        assert_eq!(plain_name("DnsName(\"a.example\")"), "a.example");
+        assert_eq!(plain_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(plain_name("plain"), "plain");
     }
 
     #[test]

@@ -1,0 +1,58 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+RSpec.describe ChoriaNats::Connection, "when the broker restarts" do
+  before(:all) do
+    @dir = Dir.mktmpdir("choria-nats-reconnect")
+    @pki = ChoriaNats::TestSupport::PKI.new(@dir)
+    @server = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: @dir).start
+  end
+
+  after(:all) do
+    @server&.stop
+    FileUtils.rm_rf(@dir)
+  end
+
+  after { close_clients }
+
+  let(:pki) { @pki }
+  let(:server) { @server }
+
+  it "reconnects with back-off, restores the subscription, and logs both ends", bounded: 60 do
+    logs = ChoriaNats::TestSupport::LogCollector.new
+    fast = { reconnect_initial_delay: 0.1, reconnect_max_delay: 1 }
+    receiver = connect_client(pki, server, logger: logs, **fast)
+    receiver.subscribe("restart.test")
+    receiver.flush
+    sender = connect_client(pki, server, **fast)
+
+    server.restart(pause: 1)
+    eventually(20) { receiver.connected? && sender.connected? }
+    sender.publish("restart.test", "after the restart")
+    sender.flush
+
+    expect(receiver.receive(10)).to eq(["restart.test", nil, "after the restart"])
+    expect(receiver.stats["reconnects"]).to be >= 1
+    expect(receiver.connected_server).to eq(server.address)
+    address = Regexp.escape(server.address)
+    expect(logs.grep(/\ADisconnected from NATS: #{address} \(config\); reconnecting with back-off\z/)).not_to be_empty
+    expect(logs.grep(/\AReconnected after connection failure: #{address} \(config\); server pool: #{address} \(config\)\z/))
+      .not_to be_empty
+  end
+
+  it "logs each failed attempt while the broker is down", bounded: 60 do
+    logs = ChoriaNats::TestSupport::LogCollector.new
+    connection = connect_client(pki, server, logger: logs, reconnect_initial_delay: 0.1, reconnect_max_delay: 0.5)
+    server.stop
+    eventually(10) { !connection.connected? }
+    # Log lines reach Ruby when the connection is used: receive delivers them while it waits.
+    connection.receive(2)
+    server.start
+    eventually(20) do
+      connection.receive(0.1)
+      connection.connected?
+    end
+    expect(logs.grep(/\ACould not reconnect to NATS #{Regexp.escape(server.address)} \(config\): /)).not_to be_empty
+  end
+end

@@ -1,0 +1,161 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
+  before(:all) do
+    @dir = Dir.mktmpdir("choria-nats-tls")
+    @pki = ChoriaNats::TestSupport::PKI.new(@dir)
+    @servers = {}
+  end
+
+  after(:all) do
+    @servers.each_value(&:stop)
+    FileUtils.rm_rf(@dir)
+  end
+
+  after { close_clients }
+
+  let(:pki) { @pki }
+
+  # A broker of the given kind, started once for the file.
+  def broker(kind = :good)
+    @servers[kind] ||= begin
+      options = { pki: pki, dir: File.join(@dir, kind.to_s), name: kind.to_s }
+      FileUtils.mkdir_p(options[:dir])
+      options.merge!(
+        case kind
+        when :expired then { cert: pki.expired_broker_cert, key: pki.expired_broker_key }
+        when :wrong_host then { cert: pki.wrong_host_broker_cert, key: pki.wrong_host_broker_key }
+        when :plaintext then { tls: false }
+        when :auth then { user: "mco", password: "s3cret-pw" }
+        else {}
+        end
+      )
+      ChoriaNats::TestSupport::NatsServer.new(**options).start
+    end
+  end
+
+  def refusal(server, **overrides)
+    ChoriaNats::Connection.connect(**client_options(pki, server, **overrides))
+    raise "connected, but a refusal was expected"
+  rescue ChoriaNats::Error => e
+    e
+  end
+
+  describe "accepted client keys" do
+    {
+      "an RSA key in PKCS#1, as Puppet writes it" => %i[client_cert client_key],
+      "an RSA key in PKCS#8" => %i[pkcs8_client_cert pkcs8_client_key],
+      "an EC key" => %i[ec_client_cert ec_client_key],
+      "a certificate file with an intermediate CA after the leaf" => %i[intermediate_chain_client_cert
+                                                                         intermediate_chain_client_key]
+    }.each do |what, (cert, key)|
+      it "connects with #{what}" do
+        connection = connect_client(pki, broker, cert_file: pki.public_send(cert), key_file: pki.public_send(key))
+        connection.subscribe("keys.test")
+        connection.publish("keys.test", what)
+        expect(connection.receive(5)).to eq(["keys.test", nil, what])
+      end
+    end
+  end
+
+  describe "refusals, each with the server and the reason in words" do
+    it "refuses a broker whose certificate another CA signed" do
+      error = refusal(broker, ca_file: pki.foreign_ca_file)
+      expect(error).to be_a(ChoriaNats::TLSError)
+      expect(error.message).to match(/broker #{Regexp.escape(broker.address)} \(config\) failed: its certificate is not signed by the CA in #{Regexp.escape(pki.foreign_ca_file)} \(unknown issuer\)/)
+    end
+
+    it "refuses a broker with an expired certificate" do
+      error = refusal(broker(:expired))
+      expect(error).to be_a(ChoriaNats::TLSError)
+      expect(error.message).to match(/#{Regexp.escape(broker(:expired).address)} \(config\) failed: its certificate expired at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: renew/)
+    end
+
+    it "refuses a broker whose certificate is for another name, and names the names it holds" do
+      error = refusal(broker(:wrong_host))
+      expect(error).to be_a(ChoriaNats::TLSError)
+      expect(error.message).to match(/not valid for the name 127\.0\.0\.1 that was dialled; it holds wrong\.example\.net: dial one of those names/)
+    end
+
+    it "refuses a plain-text broker" do
+      error = refusal(broker(:plaintext))
+      expect(error).to be_a(ChoriaNats::TLSError)
+      expect(error.message).to include(broker(:plaintext).address).and include("plain-text")
+    end
+
+    it "explains that the broker rejected our client certificate" do
+      error = refusal(broker, cert_file: pki.foreign_client_cert, key_file: pki.foreign_client_key)
+      expect(error).to be_a(ChoriaNats::TLSError)
+      expect(error.message).to include("refused our client certificate #{pki.foreign_client_cert}")
+    end
+
+    it "names a missing file and how to get it, before dialling" do
+      missing = File.join(@dir, "certs", "nobody.pem")
+      error = refusal(broker, cert_file: missing)
+      expect(error).to be_a(ChoriaNats::ConfigurationError)
+      expect(error.message).to eq("The certificate file #{missing} does not exist: `mco choria request_cert` " \
+                                  "creates the certificate, key and CA files, or give the right path")
+    end
+
+    it "names a key that does not belong to the certificate" do
+      error = refusal(broker, key_file: pki.mismatched_client_key)
+      expect(error).to be_a(ChoriaNats::ConfigurationError)
+      expect(error.message).to eq("The private key #{pki.mismatched_client_key} does not belong to the certificate " \
+                                  "#{pki.client_cert}: use the key the certificate was issued for")
+    end
+
+    it "names a port where nothing listens" do
+      port = ChoriaNats::TestSupport::NatsServer.free_port
+      error = ChoriaNats::Connection.connect(**client_options(pki, broker, servers: ["127.0.0.1:#{port}"]))
+    rescue ChoriaNats::Error => e
+      expect(e).to be_a(ChoriaNats::ConnectionError)
+      expect(e.message).to eq("The NATS broker 127.0.0.1:#{port} (config) refused the connection: " \
+                              "is nats-server running and listening on that port?")
+    else
+      raise "connected to #{error.inspect}"
+    end
+
+    it "lists every server that failed when none answers" do
+      ports = Array.new(2) { ChoriaNats::TestSupport::NatsServer.free_port }
+      servers = ports.map { |port| ["127.0.0.1:#{port}", "srv"] }
+      error = refusal(broker, servers: servers, randomize: false)
+      expect(error.message).to start_with("Could not connect to any of 2 NATS brokers: ")
+      ports.each { |port| expect(error.message).to include("127.0.0.1:#{port} (srv) refused the connection") }
+    end
+
+    it "keeps retrying until the deadline when asked, logging each failure" do
+      logs = ChoriaNats::TestSupport::LogCollector.new
+      port = ChoriaNats::TestSupport::NatsServer.free_port
+      error = refusal(broker, servers: ["127.0.0.1:#{port}"], retry_initial_connect: 1.5,
+                              reconnect_initial_delay: 0.1, logger: logs)
+      expect(error.message).to end_with("(gave up after 1.5s)")
+      expect(logs.grep(/refused the connection.*; retrying in \d+\.\ds\z/).size).to be >= 2
+    end
+  end
+
+  describe "user and password" do
+    it "connects with the right ones" do
+      connection = connect_client(pki, broker(:auth), user: "mco", password: "s3cret-pw")
+      expect(connection).to be_connected
+      expect(connection.inspect).not_to include("s3cret-pw")
+    end
+
+    it "raises an authentication error for wrong ones, without the password" do
+      error = refusal(broker(:auth), user: "mco", password: "wrong-pw")
+      expect(error).to be_a(ChoriaNats::AuthenticationError)
+      expect(error.message).to include(broker(:auth).address).and include("refused our credentials")
+      expect(error.message).not_to include("wrong-pw")
+    end
+  end
+
+  describe "verification cannot be turned off" do
+    %i[verify tls insecure ssl_verify_mode tls_client_config].each do |option|
+      it "refuses the option #{option}" do
+        expect { ChoriaNats::Connection.connect(**client_options(pki, broker), option => false) }
+          .to raise_error(ChoriaNats::ConfigurationError, /Unknown connection option #{option}/)
+      end
+    end
+  end
+end
