@@ -41,7 +41,8 @@ module ChoriaNats
     end
 
     # The option hash the native constructor reads.
-    def self.native_options(servers:, ca_file:, cert_file:, key_file:, retry_initial_connect: false, **rest)
+    def self.native_options(servers:, ca_file:, cert_file:, key_file:, **rest)
+      retry_initial_connect = rest.delete(:retry_initial_connect)
       unknown = rest.keys - OPTIONAL
       raise ConfigurationError, "Unknown connection option #{unknown.join(', ')}" unless unknown.empty?
 

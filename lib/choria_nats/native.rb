@@ -4,6 +4,9 @@ module ChoriaNats
   # Finds and loads the native library: the precompiled one for this Ruby when
   # the platform gem carries it, otherwise the one built from source.
   module Native
+    # The library `rake compile` or `gem install` of the source gem builds.
+    SOURCE_BUILD = "choria_nats/choria_nats"
+
     # The `major.minor` of a Ruby version, as precompiled directories are named.
     # (`RUBY_VERSION.to_f` would turn 3.10 into 3.1.)
     def self.abi(version = RUBY_VERSION)
@@ -20,7 +23,7 @@ module ChoriaNats
       precompiled = File.join(dir, abi(ruby_version), "choria_nats.so")
       return require(precompiled) if File.exist?(precompiled)
 
-      require "choria_nats/choria_nats"
+      require SOURCE_BUILD
     rescue ::LoadError => e
       raise ChoriaNats::LoadError, message(ruby_version, carried(dir), e)
     end

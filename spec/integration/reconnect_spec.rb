@@ -37,8 +37,8 @@ RSpec.describe ChoriaNats::Connection, "when the broker restarts" do
     expect(receiver.connected_server).to eq(server.address)
     address = Regexp.escape(server.address)
     expect(logs.grep(/\ADisconnected from NATS: #{address} \(config\); reconnecting with back-off\z/)).not_to be_empty
-    expect(logs.grep(/\AReconnected after connection failure: #{address} \(config\); server pool: #{address} \(config\)\z/))
-      .not_to be_empty
+    reconnected = /\AReconnected after connection failure: #{address} \(config\); server pool: #{address} \(config\)\z/
+    expect(logs.grep(reconnected)).not_to be_empty
   end
 
   it "logs each failed attempt while the broker is down", bounded: 60 do

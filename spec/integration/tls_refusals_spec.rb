@@ -49,7 +49,7 @@ RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
       "an RSA key in PKCS#8" => %i[pkcs8_client_cert pkcs8_client_key],
       "an EC key" => %i[ec_client_cert ec_client_key],
       "a certificate file with an intermediate CA after the leaf" => %i[intermediate_chain_client_cert
-                                                                         intermediate_chain_client_key]
+                                                                        intermediate_chain_client_key]
     }.each do |what, (cert, key)|
       it "connects with #{what}" do
         connection = connect_client(pki, broker, cert_file: pki.public_send(cert), key_file: pki.public_send(key))
@@ -64,19 +64,25 @@ RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
     it "refuses a broker whose certificate another CA signed" do
       error = refusal(broker, ca_file: pki.foreign_ca_file)
       expect(error).to be_a(ChoriaNats::TLSError)
-      expect(error.message).to match(/broker #{Regexp.escape(broker.address)} \(config\) failed: its certificate is not signed by the CA in #{Regexp.escape(pki.foreign_ca_file)} \(unknown issuer\)/)
+      expect(error.message).to include(
+        "broker #{broker.address} (config) failed: its certificate is not signed by the CA in " \
+        "#{pki.foreign_ca_file} (unknown issuer)"
+      )
     end
 
     it "refuses a broker with an expired certificate" do
       error = refusal(broker(:expired))
       expect(error).to be_a(ChoriaNats::TLSError)
-      expect(error.message).to match(/#{Regexp.escape(broker(:expired).address)} \(config\) failed: its certificate expired at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: renew/)
+      expect(error.message).to include("#{broker(:expired).address} (config) failed: its certificate expired at ")
+      expect(error.message).to match(/expired at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: renew/)
     end
 
     it "refuses a broker whose certificate is for another name, and names the names it holds" do
       error = refusal(broker(:wrong_host))
       expect(error).to be_a(ChoriaNats::TLSError)
-      expect(error.message).to match(/not valid for the name 127\.0\.0\.1 that was dialled; it holds wrong\.example\.net: dial one of those names/)
+      expect(error.message).to include(
+        "not valid for the name 127.0.0.1 that was dialled; it holds wrong.example.net: dial one of those names"
+      )
     end
 
     it "refuses a plain-text broker" do
