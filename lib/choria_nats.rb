@@ -7,3 +7,11 @@ require_relative "choria_nats/native"
 ChoriaNats::Native.load!
 
 require_relative "choria_nats/connection"
+require_relative "choria_nats/broker_list"
+require_relative "choria_nats/envelope"
+require_relative "choria_nats/targets"
+require_relative "choria_nats/ssl_paths"
+require_relative "choria_nats/plugin_settings"
+require_relative "choria_nats/mcollective_log"
+require_relative "choria_nats/warning_throttle"
+require_relative "choria_nats/plugin_installer"

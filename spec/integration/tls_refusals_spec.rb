@@ -137,7 +137,21 @@ RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
       error = refusal(broker, servers: ["127.0.0.1:#{port}"], retry_initial_connect: 1.5,
                               reconnect_initial_delay: 0.1, logger: logs)
       expect(error.message).to end_with("(gave up after 1.5s)")
-      expect(logs.grep(/refused the connection.*; retrying in \d+\.\ds\z/).size).to be >= 2
+      retries = logs.lines.select { |(_, line)| line.match?(/refused the connection.*; retrying in \d+\.\ds\z/) }
+      expect(retries.size).to be >= 2
+      expect(retries.map(&:first).uniq).to eq([:debug])
+    end
+
+    it "retries for ever as a daemon, warning of each failure, until its thread is killed", bounded: 60 do
+      logs = ChoriaNats::TestSupport::LogCollector.new
+      port = ChoriaNats::TestSupport::NatsServer.free_port
+      options = client_options(pki, broker, servers: ["127.0.0.1:#{port}"], retry_initial_connect: true,
+                                            reconnect_initial_delay: 0.1, reconnect_max_delay: 0.2, logger: logs)
+      thread = Thread.new { ChoriaNats::Connection.connect(**options) }
+      eventually(20) { logs.grep(/refused the connection.*; retrying in/).size >= 3 }
+      thread.kill
+      expect(thread.join(10)).to be(thread)
+      expect(logs.lines.map(&:first).uniq).to eq([:warn])
     end
   end
 

@@ -60,11 +60,11 @@ module ChoriaNats
       attr_reader :last_status
 
       # @param pki [PKI, nil] PKI supplying default cert, key and CA paths
-      # rubocop:disable Metrics/ParameterLists, Naming/MethodParameterName
+      # rubocop:disable Naming/MethodParameterName
       def initialize(dir:, pki: nil, tls: true, verify: true, cert: pki&.broker_cert, key: pki&.broker_key,
                      ca: pki&.ca_file, user: nil, password: nil, port: nil, host: "127.0.0.1", extra: "",
                      monitor: false, max_payload: 1_048_576, name: "nats-server")
-        # rubocop:enable Metrics/ParameterLists, Naming/MethodParameterName
+        # rubocop:enable Naming/MethodParameterName
         @dir = File.expand_path(dir)
         @host = host
         @port = port || self.class.free_port(host)

@@ -313,10 +313,8 @@ module ChoriaNats
         { cert: cert, key: key }
       end
 
-      # rubocop:disable Metrics/ParameterLists
       def issue(file:, role:, common_name: file, sans: nil, issuer: :ca, key_type: :rsa, key_format: :pkcs1,
                 not_before: -HOUR, not_after: YEAR, chain: false)
-        # rubocop:enable Metrics/ParameterLists
         ca = issuer_for(issuer)
         key = self.class.cached_key(role, key_type)
         extensions = leaf_extensions(sans || ["DNS:#{common_name}"], key_type)

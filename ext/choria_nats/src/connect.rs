@@ -107,11 +107,17 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Client, Fa
                 };
                 failures.retain(|(label, _)| label != &target.label);
                 failures.push((target.label.clone(), failure.clone()));
+                // A daemon retrying for ever warns of each failure; a client
+                // that gives up soon says it once, in the error it raises.
+                let level = match settings.initial_retry {
+                    InitialRetry::Forever => Level::Warn,
+                    _ => Level::Debug,
+                };
                 if settings.initial_retry == InitialRetry::Once {
                     if failures_in_a_row >= pool_size {
                         return Err(summarize(&failures, ""));
                     }
-                    link.log(Level::Warn, failure.message);
+                    link.log(level, failure.message);
                     continue;
                 }
                 // The first round goes through the pool at once; then back off.
@@ -135,7 +141,7 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Client, Fa
                     }
                 }
                 link.log(
-                    Level::Warn,
+                    level,
                     format!(
                         "{}; retrying in {:.1}s",
                         failure.message,

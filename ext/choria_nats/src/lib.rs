@@ -13,6 +13,7 @@ mod receive_queue;
 mod runtime;
 mod server_pool;
 mod settings;
+mod srv;
 mod tls;
 mod wait;
 
@@ -26,6 +27,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     let module = ruby.define_module("ChoriaNats")?;
     module.const_set("NATIVE_VERSION", env!("CARGO_PKG_VERSION"))?;
     module.const_set("NATS_CLIENT", NATS_CLIENT)?;
+    srv::define(ruby, module)?;
     connection::define(ruby, module)
 }
 

@@ -1,0 +1,60 @@
+# frozen_string_literal: true
+
+require "json"
+
+module ChoriaNats
+  # The `choria:transport:1` envelope every message on NATS travels in:
+  #
+  #   {"protocol": "choria:transport:1", "data": "<base64>", "headers": {...}}
+  #
+  # Older connectors wrote the same envelope, sometimes without `protocol`;
+  # both directions stay compatible with them.
+  module Envelope
+    # The protocol name in the envelope.
+    PROTOCOL = "choria:transport:1"
+    # Characters base64 with or without line breaks may hold.
+    BASE64 = %r{\A[A-Za-z0-9+/=\r\n]*\z}.freeze
+
+    # A body that is not a valid envelope; the message says why.
+    class Invalid < ChoriaNats::Error; end
+
+    # The JSON body for a base64 payload and its headers.
+    def self.encode(data, headers)
+      JSON.generate("protocol" => PROTOCOL, "data" => data, "headers" => headers)
+    end
+
+    # The parsed envelope of a body (a Hash with String "data" and Hash
+    # "headers"), or Invalid saying what is wrong with it.
+    def self.decode(body)
+      envelope = parse(body)
+      validate!(envelope)
+      envelope["headers"] ||= {}
+      envelope
+    end
+
+    def self.parse(body)
+      envelope = JSON.parse(body)
+      raise Invalid, "not a JSON object" unless envelope.is_a?(Hash)
+
+      envelope
+    rescue JSON::NestingError
+      raise Invalid, "JSON nested too deeply"
+    rescue JSON::ParserError, EncodingError, TypeError
+      raise Invalid, "not JSON"
+    end
+
+    def self.validate!(envelope)
+      protocol = envelope["protocol"]
+      raise Invalid, "unknown protocol #{protocol.to_s[0, 40].inspect}" unless protocol.nil? || protocol == PROTOCOL
+
+      data = envelope["data"]
+      raise Invalid, "no data" if data.nil?
+      raise Invalid, "data is not a string" unless data.is_a?(String)
+      raise Invalid, "data is not base64" unless data.match?(BASE64)
+
+      headers = envelope["headers"]
+      raise Invalid, "headers is not an object" unless headers.nil? || headers.is_a?(Hash)
+    end
+    private_class_method :parse, :validate!
+  end
+end

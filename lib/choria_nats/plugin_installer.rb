@@ -1,0 +1,278 @@
+# frozen_string_literal: true
+
+require "fileutils"
+require_relative "version"
+require_relative "errors"
+
+module ChoriaNats
+  # The gem's own MCollective plugin tree (connector/nats.rb, connector/nats.ddl, ...). The files
+  # `choria-nats plugin install` writes into MCollective's libdir load the Ruby files from here.
+  PLUGIN_DIR = File.expand_path("../mcollective", __dir__)
+
+  # `choria-nats plugin install`: makes MCollective find the gem's plugins. MCollective loads a
+  # connector with `load "mcollective/connector/nats.rb"` over $LOAD_PATH, on which it puts each
+  # libdir of its config first, and reads `mcollective/connector/nats.ddl` from those libdirs; the gem
+  # is on neither. So for each plugin file the gem carries, this writes into <libdir>/mcollective/
+  # a small loader (Ruby files: it activates the installed gem and loads the gem's copy, so upgrading
+  # the gem upgrades the plugin) or a copy (DDL files). It only ever rewrites or removes files that
+  # carry its marker on their first line; anything else is reported and left alone.
+  class PluginInstaller
+    # On the first line of every file we write; how we recognise them, whatever version wrote them.
+    MARKER = "Written by `choria-nats plugin install`"
+
+    # Where MCollective's config lives (Puppet's AIO layout, then the distributions'): server
+    # configs first, then the client configs beside them.
+    CONFIG_FILES = %w[
+      /etc/puppetlabs/mcollective/server.cfg
+      /etc/mcollective/server.cfg
+      /etc/puppetlabs/mcollective/client.cfg
+      /etc/mcollective/client.cfg
+    ].freeze
+
+    # What `#install` or `#uninstall` did to one file.
+    Action = Struct.new(:status, :path)
+
+    # Everything `#install` or `#uninstall` did; not a success when a file was left alone on install.
+    Result = Struct.new(:actions, :complete) do
+      def success?
+        complete
+      end
+
+      def exit_status
+        success? ? 0 : 1
+      end
+
+      def paths(status)
+        actions.select { |action| action.status == status }.map(&:path)
+      end
+    end
+
+    # The libdir MCollective would use: the first entry of the first `libdir` line of the first
+    # readable config that has one. Returns [libdir, config file]; raises ChoriaNats::ConfigurationError.
+    def self.default_libdir(config_files: CONFIG_FILES)
+      libdirs, config = ConfigLookup.configured_libdirs(config_files: config_files)
+      [libdirs.first, config]
+    end
+
+    attr_reader :libdir, :plugin_dir
+
+    # libdir: the MCollective libdir to install into. other_libdirs: the config's other libdirs, only
+    # checked for files that could be loaded instead of ours. plugin_dir: the gem's plugin tree.
+    def initialize(libdir:, out: $stdout, other_libdirs: [], plugin_dir: PLUGIN_DIR)
+      @libdir = File.expand_path(libdir)
+      @out = out
+      @other_libdirs = other_libdirs.map { |dir| File.expand_path(dir) } - [@libdir]
+      @plugin_dir = plugin_dir
+    end
+
+    # The gem's plugin files, relative to its plugin tree: ["connector/nats.ddl", "connector/nats.rb"].
+    def plugin_files
+      (Dir.glob("**/*.rb", base: plugin_dir) + Dir.glob("**/*.ddl", base: plugin_dir)).sort
+    end
+
+    # Writes every plugin file; idempotent. Never touches a file without our marker.
+    def install
+      files = plugin_files
+      raise Error, "no MCollective plugin files in #{plugin_dir}: is the choria-nats gem complete?" if files.empty?
+
+      actions = files.map { |relative| install_file(relative) }
+      result = Result.new(actions, actions.none? { |action| action.status == :foreign })
+      warn_shadowed(files)
+      @out.puts(install_summary(result))
+      result
+    end
+
+    # Removes every file under <libdir>/mcollective that carries our marker, and nothing else.
+    def uninstall
+      ours, foreign = installed_files.partition { |path| ours?(path) }
+      actions = ours.map { |path| remove(path) }
+      foreign &= plugin_files.map { |relative| target(relative) }
+      actions += foreign.map { |path| report(Action.new(:foreign, path)) }
+      @out.puts("nothing to remove: no file written by choria-nats in #{mcollective_dir}") if ours.empty?
+      @out.puts("Set `connector` back to your previous connector in server.cfg and client.cfg " \
+                "before restarting mcollectived.")
+      Result.new(actions, true)
+    end
+
+    # What a plugin file becomes in the libdir: a loader for Ruby files, a marked copy for the others.
+    def content_for(relative)
+      if relative.end_with?(".rb")
+        loader(relative)
+      else
+        header = "# #{MARKER} (choria-nats #{VERSION}). A copy of the gem's #{relative}, as MCollective\n" \
+                 "# reads DDLs from its libdir. Remove with `choria-nats plugin uninstall`.\n"
+        header + File.read(File.join(plugin_dir, relative))
+      end
+    end
+
+    # A Ruby file that activates the installed gem and loads the gem's copy of `relative`. It loads
+    # by absolute path: `require "mcollective/..."` would find this very file first on $LOAD_PATH.
+    def loader(relative)
+      parts = relative.split("/").map(&:inspect).join(", ")
+      <<~RUBY
+        # #{MARKER} (choria-nats #{VERSION}). Loads the plugin from the installed
+        # choria-nats gem, so upgrading the gem upgrades the plugin. Remove with `choria-nats plugin uninstall`.
+        begin
+          gem "choria-nats"
+        rescue NameError, Gem::LoadError # NameError first: without RubyGems, naming Gem::LoadError raises
+          nil # not installed as a gem: found through RUBYLIB/-I (development)
+        end
+        require "choria_nats"
+        load File.join(ChoriaNats::PLUGIN_DIR, #{parts})
+      RUBY
+    end
+
+    # Whether a file was written by us: a regular file (we never write links) whose first line starts
+    # with `# ` and our marker.
+    def ours?(path)
+      return false if File.symlink?(path) || !File.file?(path)
+
+      first = File.open(path, "rb", &:gets)
+      !first.nil? && first.start_with?("# #{MARKER}".b)
+    end
+
+    private
+
+    def mcollective_dir
+      File.join(libdir, "mcollective")
+    end
+
+    def target(relative)
+      File.join(mcollective_dir, relative)
+    end
+
+    def install_file(relative)
+      path = target(relative)
+      content = content_for(relative)
+      status =
+        if !File.exist?(path) && !File.symlink?(path) then :created
+        elsif !ours?(path) then :foreign
+        elsif File.binread(path) == content.b then :unchanged
+        else
+          :updated
+        end
+      write(path, content) if %i[created updated].include?(status)
+      report(Action.new(status, path))
+    end
+
+    # Replaces the file in one rename, so a starting mcollectived never reads half a file.
+    def write(path, content)
+      FileUtils.mkdir_p(File.dirname(path))
+      temporary = "#{path}.choria-nats-#{Process.pid}.tmp"
+      File.open(temporary, "wb", 0o644) { |file| file.write(content) }
+      File.chmod(0o644, temporary)
+      File.rename(temporary, path)
+    ensure
+      FileUtils.rm_f(temporary) if temporary
+    end
+
+    def remove(path)
+      File.delete(path)
+      prune(File.dirname(path))
+      report(Action.new(:removed, path))
+    end
+
+    # Removes the directories our removal emptied, up to (not including) <libdir>/mcollective.
+    def prune(dir)
+      while dir.start_with?("#{mcollective_dir}/") && Dir.empty?(dir)
+        Dir.rmdir(dir)
+        dir = File.dirname(dir)
+      end
+    end
+
+    def installed_files
+      return [] unless File.directory?(mcollective_dir)
+
+      (Dir.glob("**/*.rb", base: mcollective_dir) + Dir.glob("**/*.ddl", base: mcollective_dir))
+        .sort.map { |relative| File.join(mcollective_dir, relative) }
+    end
+
+    def report(action)
+      line =
+        case action.status
+        when :foreign then "left alone #{action.path}: not written by choria-nats (another plugin of " \
+                           "that name? move it away, then run again)"
+        else format("%-10<status>s %<path>s", status: action.status, path: action.path)
+        end
+      @out.puts(line)
+      action
+    end
+
+    # MCollective searches every libdir (the last one of the config first): a file of the same name
+    # in another one may be loaded instead of ours.
+    def warn_shadowed(files)
+      @other_libdirs.product(files).each do |dir, relative|
+        path = File.join(dir, "mcollective", relative)
+        next unless File.exist?(path) && !ours?(path)
+
+        @out.puts("warning: #{path} (another libdir) may be loaded instead of ours: move it away")
+      end
+    end
+
+    def install_summary(result)
+      if result.success?
+        "Now set `connector = nats` in server.cfg and client.cfg and restart mcollectived."
+      else
+        "choria-nats plugin install: #{result.paths(:foreign).size} file(s) left alone, so the plugin is not " \
+          "fully installed: move them away and run it again."
+      end
+    end
+  end
+
+  class PluginInstaller
+    # Reads MCollective configs the way MCollective does, without loading MCollective.
+    module ConfigLookup
+      module_function
+
+      # All the libdirs (in the order written) of the first readable config in `config_files` naming
+      # one, and that config. Raises ChoriaNats::ConfigurationError saying what was looked at.
+      def configured_libdirs(config_files: CONFIG_FILES)
+        unreadable = []
+        without = []
+        config_files.each do |config|
+          next unless File.exist?(config)
+
+          text = read_config(config)
+          unreadable << config if text.nil?
+          libdirs = text ? libdirs_in(text, config) : []
+          return [libdirs, config] unless libdirs.empty?
+
+          without << config if text
+        end
+        raise ConfigurationError, no_libdir_message(config_files, unreadable, without)
+      end
+
+      # The libdirs a config's text names, as MCollective reads them: `libdir = /a:/b` lines, which add up.
+      def libdirs_in(text, config = "config")
+        dirs = text.each_line.flat_map do |line|
+          next [] if line.start_with?("#")
+
+          match = line.match(/\A\s*libdir\s*=\s*(.*?)\s*\z/)
+          match ? match[1].split(File::PATH_SEPARATOR).reject(&:empty?) : []
+        end
+        relative = dirs.reject { |dir| dir.start_with?("/") }
+        raise ConfigurationError, "#{config}: libdir #{relative.first} is not an absolute path" unless relative.empty?
+
+        dirs
+      end
+
+      def read_config(config)
+        File.file?(config) && File.readable?(config) ? File.read(config) : nil
+      rescue SystemCallError
+        nil
+      end
+
+      def no_libdir_message(config_files, unreadable, without)
+        found = unreadable + without
+        reason =
+          if found.empty? then "no MCollective config found (looked for #{config_files.join(', ')})"
+          elsif without.empty? then "cannot read #{unreadable.join(', ')} (run as root?)"
+          else
+            unread = unreadable.empty? ? "" : "; cannot read #{unreadable.join(', ')}"
+            "#{without.join(', ')} names no libdir#{unread}"
+          end
+        "#{reason}: pass --libdir DIR (the libdir of your server.cfg and client.cfg) or --config FILE"
+      end
+    end
+  end
+end

@@ -1,0 +1,80 @@
+# frozen_string_literal: true
+
+require "etc"
+require "open3"
+
+module ChoriaNats
+  # Where the certificate, key and CA are, following Puppet's layout (SPEC §3):
+  # root (the daemon) uses Puppet's SSL dir and the identity as certname; anyone
+  # else `~/.puppetlabs/etc/puppet/ssl` and `<user>.mcollective`.
+  class SSLPaths
+    # Puppet's SSL dir in the AIO packages.
+    AIO_SSLDIR = "/etc/puppetlabs/puppet/ssl"
+    # Seconds `puppet config print ssldir` may take.
+    PUPPET_TIMEOUT = 20
+
+    # @return [String] the SSL dir in use
+    attr_reader :ssl_dir
+    # @return [String] the certificate name
+    attr_reader :certname
+    # @return [String] how the SSL dir was chosen, for logs and diagnostics
+    attr_reader :reason
+
+    # uid, user, home, env:: the process' identity; ssldir:: plugin.choria.ssldir;
+    # puppet_ssldir:: callable asking Puppet for its ssldir (nil when no Puppet)
+    def initialize(identity:, ssldir: nil, uid: Process.uid, user: nil, home: nil, env: ENV,
+                   puppet_ssldir: method(:ask_puppet))
+      @root = uid.zero?
+      user ||= env["USER"] || Etc.getpwuid(uid)&.name
+      @certname = env["MCOLLECTIVE_CERTNAME"] || (@root ? identity : "#{user}.mcollective")
+      @ssl_dir, @reason = choose_dir(ssldir, home || env["HOME"] || Dir.home, puppet_ssldir)
+    end
+
+    # Whether these are the daemon's (root's) paths.
+    def root?
+      @root
+    end
+
+    # The CA certificate.
+    def ca_file
+      File.join(ssl_dir, "certs", "ca.pem")
+    end
+
+    # This certname's certificate.
+    def cert_file
+      File.join(ssl_dir, "certs", "#{certname}.pem")
+    end
+
+    # This certname's private key.
+    def key_file
+      File.join(ssl_dir, "private_keys", "#{certname}.pem")
+    end
+
+    # The CSR `mco choria request_cert` writes.
+    def csr_file
+      File.join(ssl_dir, "certificate_requests", "#{certname}.pem")
+    end
+
+    private
+
+    def choose_dir(override, home, puppet_ssldir)
+      return [override, "plugin.choria.ssldir"] if override && !override.empty?
+      return [File.join(home, ".puppetlabs", "etc", "puppet", "ssl"), "the user's Puppet SSL dir"] unless root?
+      return [AIO_SSLDIR, "the Puppet AIO SSL dir"] if File.directory?(AIO_SSLDIR)
+
+      asked = puppet_ssldir&.call
+      return [asked, "`puppet config print ssldir`"] if asked && !asked.empty?
+
+      [AIO_SSLDIR, "the Puppet AIO SSL dir (no Puppet installed to ask)"]
+    end
+
+    # Puppet's own ssldir (Debian's puppet: /var/lib/puppet/ssl), or nil.
+    def ask_puppet
+      out, status = Open3.capture2("timeout", PUPPET_TIMEOUT.to_s, "puppet", "config", "print", "ssldir",
+                                   err: File::NULL)
+      status.success? ? out.strip : nil
+    rescue SystemCallError
+      nil
+    end
+  end
+end

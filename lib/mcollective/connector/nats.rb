@@ -1,0 +1,179 @@
+# frozen_string_literal: true
+
+require "choria_nats"
+
+module MCollective
+  module Connector
+    # The NATS connector: `connector = nats`. A thin adapter between
+    # MCollective's messages and ChoriaNats::Connection, which speaks only
+    # verified TLS. See the gem's README for its settings.
+    class Nats < Base
+      # @return [ChoriaNats::Connection, nil] the connection, once connected
+      attr_reader :connection
+
+      def initialize # rubocop:disable Lint/MissingSuper
+        @config = Config.instance
+        @settings = ChoriaNats::PluginSettings.new(@config.pluginconf)
+        @skips = ChoriaNats::WarningThrottle.new
+        Log.info("choria-nats #{ChoriaNats::VERSION} NATS connector using #{ChoriaNats::NATS_CLIENT} with rustls")
+      end
+
+      # Connects, unless connected (or reconnecting) already. mcollectived keeps
+      # trying for ever; mco gives up after its connection_timeout.
+      def connect
+        return if @connection && !@connection.closed?
+
+        @connection = ChoriaNats::Connection.connect(**connection_options)
+        nil
+      end
+
+      # Closes the connection.
+      def disconnect
+        @connection&.close
+        @connection = nil
+      end
+
+      # Whether the connection is up.
+      def connected?
+        !@connection.nil? && @connection.connected?
+      end
+
+      # `host:port` of the broker in use, or nil.
+      def connected_server
+        @connection&.connected_server
+      end
+
+      # Counters: in_msgs, out_msgs, in_bytes, out_bytes, reconnects, dropped, the pool and more.
+      def stats
+        @connection ? @connection.stats : {}
+      end
+
+      # This gem's version.
+      def client_version
+        ChoriaNats::VERSION
+      end
+
+      # This gem and the NATS client inside it.
+      def client_flavour
+        "choria-nats #{ChoriaNats::VERSION} (#{ChoriaNats::NATS_CLIENT}, rustls)"
+      end
+
+      # The subject for a target; `identity` defaults to this node's.
+      def make_target(agent, type, collective, identity = nil)
+        ChoriaNats::Targets.subject(
+          agent: agent, type: type, collective: collective, collectives: @config.collectives,
+          identity: identity || @config.identity,
+          reply_to: -> { [PluginManager["security_plugin"].callerid, Process.pid, Client.request_sequence] }
+        )
+      rescue ChoriaNats::Error => e
+        raise e.message
+      end
+
+      # Subscribes to the subject of an agent's target.
+      def subscribe(agent, type, collective)
+        @connection.subscribe(make_target(agent, type, collective))
+      end
+
+      # Unsubscribes from the subject of an agent's target.
+      def unsubscribe(agent, type, collective)
+        @connection.unsubscribe(make_target(agent, type, collective))
+      end
+
+      # Publishes a request (broadcast, or once per discovered host when
+      # direct) or a reply (to the reply-to of its request).
+      def publish(msg)
+        msg.base64_encode!
+        case msg.type
+        when :direct_request
+          headers = request_headers(msg)
+          msg.discovered_hosts.each do |host|
+            send_envelope(make_target(msg.agent, :direct_request, msg.collective, host), msg, headers)
+          end
+        when :request
+          send_envelope(make_target(msg.agent, :request, msg.collective), msg, request_headers(msg))
+        when :reply
+          send_envelope(reply_subject(msg), msg, reply_headers(msg), reply: nil)
+        else
+          raise "Don't know how to publish a message of type #{msg.type.inspect}"
+        end
+      end
+
+      # The next valid message; anything that is not a choria:transport:1
+      # envelope is skipped with a (rate-limited) warning.
+      def receive
+        loop do
+          subject, _reply, body = @connection.receive
+          envelope = decode(subject, body)
+          next unless envelope
+
+          headers = envelope["headers"]
+          headers["seen-by"] << [connected_server.to_s, @config.identity] if headers["seen-by"].is_a?(Array)
+          return Message.new(envelope["data"], envelope, base64: true, headers: headers)
+        end
+      end
+
+      private
+
+      def connection_options
+        paths = ChoriaNats::SSLPaths.new(identity: @config.identity, ssldir: @settings.ssldir)
+        Log.info("Using certificate #{paths.cert_file} for certname #{paths.certname} from #{paths.reason}")
+        brokers = ChoriaNats::BrokerList.new(middleware_hosts: @settings.middleware_hosts,
+                                             srv_domain: @settings.srv_domain, use_srv: @settings.use_srv?,
+                                             nameserver: @settings.srv_nameserver)
+        servers = brokers.servers
+        Log.info(brokers.description)
+        { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
+          name: @config.identity, user: @settings.user, password: @settings.password,
+          connect_timeout: @settings.connect_timeout, randomize: @settings.randomize?,
+          retry_initial_connect: initial_retry, logger: ChoriaNats::MCollectiveLog.new }
+      end
+
+      # The daemon retries for ever; mco until just before its own timeout.
+      def initial_retry
+        return true if @config.mode == :server
+
+        timeout = @config.connection_timeout || ChoriaNats::PluginSettings::CLIENT_CONNECT_DEADLINE
+        [timeout - 0.5, 0.5].max
+      end
+
+      def request_headers(msg)
+        headers = { "mc_sender" => @config.identity,
+                    "reply-to" => msg.reply_to || make_target(msg.agent, :reply, msg.collective) }
+        headers["seen-by"] = [[@config.identity, connected_server.to_s]] if msg.headers.include?("seen-by")
+        headers
+      end
+
+      def reply_headers(msg)
+        headers = { "mc_sender" => @config.identity }
+        request = msg.request.headers
+        if request["seen-by"].is_a?(Array)
+          headers["seen-by"] = request["seen-by"]
+          headers["seen-by"].last << connected_server.to_s if headers["seen-by"].last.is_a?(Array)
+        end
+        headers["federation"] = request["federation"] if request.include?("federation")
+        headers
+      end
+
+      def reply_subject(msg)
+        msg.request.headers["reply-to"] ||
+          raise("Do not know how to reply, no reply-to header has been set on message #{msg.requestid}")
+      end
+
+      def send_envelope(subject, msg, headers, reply: headers["reply-to"])
+        @connection.publish(subject, ChoriaNats::Envelope.encode(msg.payload, headers), reply)
+      end
+
+      def decode(subject, body)
+        ChoriaNats::Envelope.decode(body)
+      rescue ChoriaNats::Envelope::Invalid => e
+        held = @skips.pass
+        if held
+          more = held.positive? ? " (#{held} more skipped since the last warning)" : ""
+          Log.warn("Skipped a message on #{subject} that is not a choria:transport:1 envelope: " \
+                   "#{e.message}: #{body[0, 100].inspect}#{more}")
+        end
+        nil
+      end
+    end
+  end
+end

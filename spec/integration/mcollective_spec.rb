@@ -1,0 +1,138 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+require "json"
+require "net/http"
+
+RSpec.describe "MCollective with connector = nats (real mcollectived and mco)" do
+  before(:all) do
+    @dir = Dir.mktmpdir("choria-nats-mco")
+    @pki = ChoriaNats::TestSupport::PKI.new(File.join(@dir, "ssl"))
+    @broker = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, "broker"),
+                                                      monitor: true).tap do |broker|
+      FileUtils.mkdir_p(broker.dir)
+    end.start
+    @nodes = {
+      "node1.example.net" => %w[mcollective sub],
+      "node2.example.net" => %w[mcollective]
+    }.map do |identity, collectives|
+      @pki.cert_for(identity)
+      daemon(identity, collectives: collectives, ssldir: @pki.dir)
+    end
+    @foreign = daemon("foreign.example.net", ssldir: foreign_ssldir)
+    (@nodes + [@foreign]).each(&:start)
+    @nodes.each { |node| node.wait_for_log(/Connected to NATS #{Regexp.escape(@broker.address)} \(config\)/) }
+    @client_cfg = client_config
+  end
+
+  after(:all) do
+    (Array(@nodes) + [@foreign]).compact.each(&:stop)
+    @broker&.stop
+    FileUtils.rm_rf(@dir)
+  end
+
+  def self.settings_for(broker, ssldir, extra = {})
+    { "plugin.choria.middleware_hosts" => broker.address, "plugin.choria.ssldir" => ssldir,
+      "plugin.choria.use_srv_records" => "false" }.merge(extra)
+  end
+
+  def daemon(identity, ssldir:, collectives: %w[mcollective])
+    facts = File.join(@dir, "#{identity}.facts.yaml")
+    File.write(facts, "role: test\n")
+    settings = self.class.settings_for(@broker, ssldir, "plugin.yaml" => facts, "loglevel" => "info",
+                                                        "classesfile" => File.join(@dir, "classes.txt"))
+    config = ChoriaNats::TestSupport::MCollectiveConfig.text(identity: identity, collectives: collectives,
+                                                             settings: settings)
+    ChoriaNats::TestSupport::Mcollectived.new(dir: File.join(@dir, "daemons"), name: identity, config: config,
+                                              env: { "MCOLLECTIVE_CERTNAME" => identity })
+  end
+
+  # An SSL dir whose certificate another CA signed (the broker refuses it).
+  def foreign_ssldir
+    dir = File.join(@dir, "foreign-ssl")
+    FileUtils.mkdir_p([File.join(dir, "certs"), File.join(dir, "private_keys")])
+    FileUtils.cp(@pki.ca_file, File.join(dir, "certs", "ca.pem"))
+    FileUtils.cp(@pki.foreign_client_cert, File.join(dir, "certs", "foreign.example.net.pem"))
+    FileUtils.cp(@pki.foreign_client_key, File.join(dir, "private_keys", "foreign.example.net.pem"))
+    dir
+  end
+
+  def client_config(extra = {}, name: "client")
+    @pki.cert_for("rspec.mcollective")
+    settings = self.class.settings_for(@broker, @pki.dir, "connection_timeout" => "5").merge(extra)
+    ChoriaNats::TestSupport::MCollectiveConfig.write(File.join(@dir, "#{name}.cfg"),
+                                                     identity: "rspec-client.example.net",
+                                                     collectives: %w[mcollective sub],
+                                                     settings: settings)
+  end
+
+  def mco(*args, config: @client_cfg)
+    ChoriaNats::TestSupport::Mcollectived.mco(config, *args, env: { "MCOLLECTIVE_CERTNAME" => "rspec.mcollective" })
+  end
+
+  def rpc_senders(*args, config: @client_cfg)
+    output, status = mco("rpc", "rpcutil", "ping", "--json", *args, config: config)
+    expect(status).to be_success, output
+    JSON.parse(output[output.index("[")..]).map { |reply| reply["sender"] }.sort
+  end
+
+  # Messages the broker delivered per subscription subject (its /subsz monitor).
+  def delivered
+    uri = URI("http://127.0.0.1:#{@broker.monitor_port}/subsz?subs=1&limit=1000")
+    JSON.parse(Net::HTTP.get(uri)).fetch("subscriptions_list", []).each_with_object(Hash.new(0)) do |sub, counts|
+      counts[sub["subject"]] += sub["msgs"].to_i
+    end
+  end
+
+  it "lets mco ping see both nodes through the TLS broker", bounded: 120 do
+    output, status = mco("ping")
+    expect(status).to be_success, output
+    expect(output).to match(/^node1\.example\.net\s+time=/).and match(/^node2\.example\.net\s+time=/)
+    expect(output).to match(/2 replies/)
+    expect(output).not_to include("foreign.example.net")
+  end
+
+  it "runs an RPC request with direct addressing, once per discovered node", bounded: 120 do
+    before = delivered
+    expect(rpc_senders).to eq(%w[node1.example.net node2.example.net])
+    after = delivered
+    %w[node1.example.net node2.example.net].each do |node|
+      expect(after["mcollective.node.#{node}"] - before["mcollective.node.#{node}"]).to eq(1)
+    end
+    expect(after["mcollective.broadcast.agent.rpcutil"]).to eq(before["mcollective.broadcast.agent.rpcutil"])
+  end
+
+  it "runs the same request as a broadcast with direct_addressing_threshold = 0", bounded: 120 do
+    config = client_config({ "direct_addressing_threshold" => "0" }, name: "broadcast-client")
+    before = delivered
+    expect(rpc_senders(config: config)).to eq(%w[node1.example.net node2.example.net])
+    after = delivered
+    expect(after["mcollective.broadcast.agent.rpcutil"] - before["mcollective.broadcast.agent.rpcutil"]).to eq(2)
+    expect(after["mcollective.node.node1.example.net"]).to eq(before["mcollective.node.node1.example.net"])
+  end
+
+  it "reaches exactly one node with -I", bounded: 120 do
+    expect(rpc_senders("-I", "node2.example.net")).to eq(%w[node2.example.net])
+  end
+
+  it "reaches only the members of a sub-collective", bounded: 120 do
+    output, status = mco("ping", "-T", "sub")
+    expect(status).to be_success, output
+    expect(output).to match(/^node1\.example\.net\s+time=/)
+    expect(output).not_to include("node2.example.net")
+  end
+
+  it "leaves a node whose certificate another CA signed out, and its log says why", bounded: 120 do
+    @foreign.wait_for_log(/refused our client certificate .*foreign\.example\.net\.pem/)
+    expect(@foreign.log).not_to match(/Connected to NATS/)
+  end
+
+  it "makes mco give up with one clear line when no broker answers", bounded: 120 do
+    port = ChoriaNats::TestSupport::NatsServer.free_port
+    config = client_config({ "plugin.choria.middleware_hosts" => "127.0.0.1:#{port}", "connection_timeout" => "2" },
+                           name: "unreachable-client")
+    output, status = mco("ping", config: config)
+    expect(status).not_to be_success
+    expect(output).to include("The NATS broker 127.0.0.1:#{port} (config) refused the connection")
+  end
+end

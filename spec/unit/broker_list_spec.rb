@@ -1,0 +1,178 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+RSpec.describe ChoriaNats::BrokerList do
+  # A resolver double: records per SRV name, errors per name, and the calls it saw.
+  let(:calls) { [] }
+  let(:records) { {} }
+  let(:failures) { {} }
+  let(:resolver) do
+    lambda do |names, nameserver|
+      calls << [names, nameserver]
+      name = names.first
+      raise failures[name] if failures[name]
+
+      records.fetch(name, [])
+    end
+  end
+  let(:domain_calls) { [] }
+  let(:domain_lookup) { -> { domain_calls << :called and "example.net" } }
+
+  def list(**options)
+    described_class.new(resolver: resolver, domain_lookup: domain_lookup, **options)
+  end
+
+  describe "plugin.choria.middleware_hosts" do
+    it "splits on commas, trims, and adds port 4222 where none is given" do
+      brokers = list(middleware_hosts: " h1:4223, h2 ,h3:4222,")
+      expect(brokers.servers).to eq([%w[h1:4223 config], %w[h2:4222 config], %w[h3:4222 config]])
+      expect(brokers.source).to eq(:config)
+      expect(brokers.description).to eq("NATS brokers from plugin.choria.middleware_hosts: h1:4223, h2:4222, h3:4222")
+    end
+
+    it "understands IPv6 addresses, URL schemes, empty ports and arrays" do
+      brokers = list(middleware_hosts: ["[::1]:4333", "[fe80::1]", "::1", "nats://n1:5222", "tls://n2", "n3:"])
+      expect(brokers.servers.map(&:first)).to eq(
+        ["[::1]:4333", "[fe80::1]:4222", "[::1]:4222", "n1:5222", "n2:4222", "n3:4222"]
+      )
+    end
+
+    it "leaves a bad port for the connection to reject with its own message" do
+      expect(list(middleware_hosts: "h1:abc").servers).to eq([%w[h1:abc config]])
+    end
+
+    it "wins over SRV: no DNS lookup, no facter" do
+      list(middleware_hosts: "h1").servers
+      expect(calls).to be_empty
+      expect(domain_calls).to be_empty
+    end
+
+    it "falls through to SRV when it holds only blanks and commas" do
+      records["_mcollective-server._tcp.example.net"] = [["nats1.example.net", 4222, 10, 5]]
+      expect(list(middleware_hosts: " , ").servers).to eq([%w[nats1.example.net:4222 srv]])
+    end
+  end
+
+  describe "SRV records" do
+    it "uses _mcollective-server._tcp first, in the order the resolver gives" do
+      records["_mcollective-server._tcp.example.net"] =
+        [["nats2.example.net", 4222, 1, 0], ["nats1.example.net", 4223, 2, 0]]
+      records["_x-puppet-mcollective._tcp.example.net"] = [["old.example.net", 4222, 1, 0]]
+      brokers = list(nameserver: "127.0.0.1:5353")
+      expect(brokers.servers).to eq([%w[nats2.example.net:4222 srv], %w[nats1.example.net:4223 srv]])
+      expect(calls).to eq([[["_mcollective-server._tcp.example.net"], "127.0.0.1:5353"]])
+      expect(brokers.source).to eq(:srv)
+      expect(brokers.srv_name).to eq("_mcollective-server._tcp.example.net")
+      expect(brokers.srv_records).to eq(records["_mcollective-server._tcp.example.net"])
+      expect(brokers.description).to eq(
+        "NATS brokers from SRV _mcollective-server._tcp.example.net: nats2.example.net:4222, nats1.example.net:4223"
+      )
+    end
+
+    it "falls back to _x-puppet-mcollective._tcp" do
+      records["_x-puppet-mcollective._tcp.example.net"] = [["old.example.net", 61_613, 1, 0]]
+      brokers = list
+      expect(brokers.servers).to eq([%w[old.example.net:61613 srv]])
+      expect(calls.map(&:first).flatten).to eq(%w[_mcollective-server._tcp.example.net
+                                                  _x-puppet-mcollective._tcp.example.net])
+      expect(brokers.description).to start_with("NATS brokers from SRV _x-puppet-mcollective._tcp.example.net: ")
+    end
+
+    it "prefers plugin.choria.srv_domain over the machine's domain" do
+      records["_mcollective-server._tcp.example.org"] = [["n.example.org", 4222, 0, 0]]
+      expect(list(srv_domain: " .example.org. ").servers).to eq([%w[n.example.org:4222 srv]])
+      expect(domain_calls).to be_empty
+    end
+
+    it "looks SRV up again on every call" do
+      brokers = list
+      records["_mcollective-server._tcp.example.net"] = [["a.example.net", 4222, 0, 0]]
+      expect(brokers.servers).to eq([%w[a.example.net:4222 srv]])
+      records["_mcollective-server._tcp.example.net"] = [["b.example.net", 4222, 0, 0]]
+      expect(brokers.servers).to eq([%w[b.example.net:4222 srv]])
+      expect(calls.size).to eq(2)
+    end
+
+    it "asks for the machine's domain once it has one" do
+      brokers = list
+      3.times { brokers.servers }
+      expect(domain_calls.size).to eq(1)
+    end
+  end
+
+  describe "the puppet:4222 default" do
+    it "is used when no SRV name has records" do
+      brokers = list
+      expect(brokers.servers).to eq([%w[puppet:4222 default]])
+      expect(brokers.source).to eq(:default)
+      expect(brokers.srv_records).to eq([])
+      expect(brokers.description).to eq(
+        "NATS brokers: none configured and no SRV records for example.net: using the default puppet:4222"
+      )
+    end
+
+    it "is used without any lookup when SRV is off" do
+      brokers = list(use_srv: false, srv_domain: "example.net")
+      expect(brokers.servers).to eq([%w[puppet:4222 default]])
+      expect(calls).to be_empty
+      expect(brokers.description).to include("SRV lookups are off (plugin.choria.use_srv_records = false)")
+    end
+
+    it "is used when there is no domain to look up" do
+      [-> {}, -> { "" }, -> { "  \n" }].each do |lookup|
+        brokers = described_class.new(resolver: resolver, domain_lookup: lookup)
+        expect(brokers.servers).to eq([%w[puppet:4222 default]])
+        expect(brokers.description).to include("no domain for SRV lookups (set plugin.choria.srv_domain)")
+      end
+      expect(calls).to be_empty
+    end
+
+    it "is used when DNS cannot be reached, naming the failure; a silent server is not asked twice" do
+      failures["_mcollective-server._tcp.example.net"] =
+        ChoriaNats::TimeoutError.new("the DNS server 10.9.9.9:53 did not answer within 5.0s")
+      brokers = list
+      expect(brokers.servers).to eq([%w[puppet:4222 default]])
+      expect(calls.size).to eq(1)
+      expect(brokers.srv_error).to be_a(ChoriaNats::TimeoutError)
+      expect(brokers.description).to eq(
+        "NATS brokers: none configured and the SRV lookup for example.net failed " \
+        "(the DNS server 10.9.9.9:53 did not answer within 5.0s): using the default puppet:4222"
+      )
+    end
+
+    it "tries the second name when the server refuses the first" do
+      failures["_mcollective-server._tcp.example.net"] = ChoriaNats::ConnectionError.new("answered REFUSED")
+      records["_x-puppet-mcollective._tcp.example.net"] = [["old.example.net", 4222, 0, 0]]
+      brokers = list
+      expect(brokers.servers).to eq([%w[old.example.net:4222 srv]])
+      expect(brokers.srv_error.message).to eq("answered REFUSED")
+    end
+
+    it "lets a bad nameserver setting raise" do
+      failures["_mcollective-server._tcp.example.net"] = ChoriaNats::ConfigurationError.new("invalid DNS nameserver")
+      expect { list(nameserver: "nope").servers }.to raise_error(ChoriaNats::ConfigurationError)
+    end
+  end
+
+  describe "defaults" do
+    it "resolves with ChoriaNats.srv_lookup and rejects a bad nameserver before any lookup" do
+      brokers = described_class.new(srv_domain: "example.net", nameserver: "not-an-address")
+      expect { brokers.servers }.to raise_error(ChoriaNats::ConfigurationError, /IP:PORT/)
+    end
+
+    it "asks facter for the domain within a bounded time, and gives nil when it cannot" do
+      expect(described_class.run_bounded(["sh", "-c", "echo example.net"], 5)).to eq("example.net\n")
+      expect(described_class.run_bounded(["sh", "-c", "exit 3"], 5)).to be_nil
+      expect(described_class.run_bounded(["/nonexistent/facter"], 5)).to be_nil
+      started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      expect(described_class.run_bounded(%w[sleep 30], 0.3)).to be_nil
+      expect(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started).to be < 5
+    end
+
+    it "turns facter's empty answer into nil", bounded: 30 do
+      domain = described_class.facter_domain
+      expect(domain).to be_nil.or(match(/\A[^\s]+\z/))
+    end
+  end
+end

@@ -1,0 +1,43 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+RSpec.describe ChoriaNats::PluginSettings do
+  def settings(conf = {}, env = {})
+    described_class.new(conf, env: env)
+  end
+
+  it "has SPEC §5's defaults" do
+    s = settings
+    expect([s.middleware_hosts, s.srv_domain, s.ssldir, s.user, s.password]).to all(be_nil)
+    expect(s.use_srv?).to be(true)
+    expect(s.randomize?).to be(true)
+    expect(s.connect_timeout).to eq(2.0)
+  end
+
+  it "reads plugin.nats.user and plugin.nats.pass before the environment" do
+    env = { "MCOLLECTIVE_NATS_USERNAME" => "envuser", "MCOLLECTIVE_NATS_PASSWORD" => "envpw" }
+    expect(settings({}, env).user).to eq("envuser")
+    expect(settings({}, env).password).to eq("envpw")
+    expect(settings({ "nats.user" => "cfguser", "nats.pass" => "cfgpw" }, env).user).to eq("cfguser")
+    expect(settings({ "nats.user" => "cfguser", "nats.pass" => "cfgpw" }, env).password).to eq("cfgpw")
+  end
+
+  it "never shows the password in inspect" do
+    expect(settings("nats.user" => "u", "nats.pass" => "hunter2").inspect).not_to include("hunter2")
+  end
+
+  it "parses booleans the way MCollective does and refuses others" do
+    expect(settings("choria.use_srv_records" => "no").use_srv?).to be(false)
+    expect(settings("choria.randomize_middleware_hosts" => "false").randomize?).to be(false)
+    expect { settings("choria.use_srv_records" => "maybe").use_srv? }
+      .to raise_error(ChoriaNats::ConfigurationError,
+                      'plugin.choria.use_srv_records must be true or false, not "maybe"')
+  end
+
+  it "bounds the connect timeout" do
+    expect(settings("choria.network.connect_timeout" => "5").connect_timeout).to eq(5.0)
+    expect { settings("choria.network.connect_timeout" => "121").connect_timeout }
+      .to raise_error(ChoriaNats::ConfigurationError, /at most 120, not "121"/)
+  end
+end

@@ -1,0 +1,47 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+RSpec.describe ChoriaNats::SSLPaths do
+  let(:no_puppet) { -> {} }
+
+  it "gives a user their home Puppet SSL dir and <user>.mcollective" do
+    paths = described_class.new(identity: "node1", uid: 1000, user: "rip", home: "/home/rip", env: {},
+                                puppet_ssldir: no_puppet)
+    expect(paths).not_to be_root
+    expect(paths.certname).to eq("rip.mcollective")
+    expect(paths.ca_file).to eq("/home/rip/.puppetlabs/etc/puppet/ssl/certs/ca.pem")
+    expect(paths.cert_file).to eq("/home/rip/.puppetlabs/etc/puppet/ssl/certs/rip.mcollective.pem")
+    expect(paths.key_file).to eq("/home/rip/.puppetlabs/etc/puppet/ssl/private_keys/rip.mcollective.pem")
+  end
+
+  it "gives root the identity as certname" do
+    paths = described_class.new(identity: "node1.example.net", uid: 0, env: { "USER" => "root" },
+                                home: "/root", puppet_ssldir: -> { "/var/lib/puppet/ssl" })
+    expect(paths.certname).to eq("node1.example.net")
+    expected_dir = File.directory?(described_class::AIO_SSLDIR) ? described_class::AIO_SSLDIR : "/var/lib/puppet/ssl"
+    expect(paths.ssl_dir).to eq(expected_dir)
+  end
+
+  it "asks Puppet for its ssldir as root when the AIO path is absent" do
+    skip "the AIO SSL dir exists on this machine" if File.directory?(described_class::AIO_SSLDIR)
+    paths = described_class.new(identity: "n", uid: 0, env: {}, home: "/root", puppet_ssldir: lambda {
+                                                                                                "/var/lib/puppet/ssl"
+                                                                                              })
+    expect(paths.ssl_dir).to eq("/var/lib/puppet/ssl")
+    expect(paths.reason).to eq("`puppet config print ssldir`")
+  end
+
+  it "lets MCOLLECTIVE_CERTNAME and plugin.choria.ssldir override" do
+    paths = described_class.new(identity: "node1", ssldir: "/srv/ssl", uid: 1000, user: "rip", home: "/home/rip",
+                                env: { "MCOLLECTIVE_CERTNAME" => "ops.mcollective" }, puppet_ssldir: no_puppet)
+    expect(paths.cert_file).to eq("/srv/ssl/certs/ops.mcollective.pem")
+    expect(paths.reason).to eq("plugin.choria.ssldir")
+  end
+
+  it "finds the user name from the uid when USER is unset" do
+    paths = described_class.new(identity: "n", uid: Process.uid.zero? ? 1 : Process.uid, env: {}, home: "/h",
+                                puppet_ssldir: no_puppet)
+    expect(paths.certname).to end_with(".mcollective")
+  end
+end
