@@ -5,13 +5,24 @@ require "json"
 require "net/http"
 
 RSpec.describe "MCollective with connector = nats (real mcollectived and mco)" do
+  # The broker requires a user and password: node1 gets them from the environment, the rest from plugin.nats.*.
+  def self.password
+    "s3cret-nats-pw"
+  end
+
+  def config_credentials
+    { "plugin.nats.user" => "mco", "plugin.nats.pass" => self.class.password }
+  end
+
+  def env_credentials
+    { "MCOLLECTIVE_NATS_USERNAME" => "mco", "MCOLLECTIVE_NATS_PASSWORD" => self.class.password }
+  end
+
   before(:all) do
     @dir = Dir.mktmpdir("choria-nats-mco")
     @pki = ChoriaNats::TestSupport::PKI.new(File.join(@dir, "ssl"))
-    @broker = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, "broker"),
-                                                      monitor: true).tap do |broker|
-      FileUtils.mkdir_p(broker.dir)
-    end.start
+    @broker = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, "broker"), monitor: true,
+                                                      user: "mco", password: self.class.password).start
     @nodes = {
       "node1.example.net" => %w[mcollective sub],
       "node2.example.net" => %w[mcollective]
@@ -36,15 +47,16 @@ RSpec.describe "MCollective with connector = nats (real mcollectived and mco)" d
       "plugin.choria.use_srv_records" => "false" }.merge(extra)
   end
 
-  def daemon(identity, ssldir:, collectives: %w[mcollective])
+  def daemon(identity, ssldir:, collectives: %w[mcollective], broker: @broker)
     facts = File.join(@dir, "#{identity}.facts.yaml")
     File.write(facts, "role: test\n")
-    settings = self.class.settings_for(@broker, ssldir, "plugin.yaml" => facts, "loglevel" => "info",
-                                                        "classesfile" => File.join(@dir, "classes.txt"))
+    settings = self.class.settings_for(broker, ssldir, "plugin.yaml" => facts, "loglevel" => "info",
+                                                       "classesfile" => File.join(@dir, "classes.txt"))
+    env = { "MCOLLECTIVE_CERTNAME" => identity }
+    identity.start_with?("node1") ? env.update(env_credentials) : settings.update(config_credentials)
     config = ChoriaNats::TestSupport::MCollectiveConfig.text(identity: identity, collectives: collectives,
                                                              settings: settings)
-    ChoriaNats::TestSupport::Mcollectived.new(dir: File.join(@dir, "daemons"), name: identity, config: config,
-                                              env: { "MCOLLECTIVE_CERTNAME" => identity })
+    ChoriaNats::TestSupport::Mcollectived.new(dir: File.join(@dir, "daemons"), name: identity, config: config, env: env)
   end
 
   # An SSL dir whose certificate another CA signed (the broker refuses it).
@@ -59,7 +71,8 @@ RSpec.describe "MCollective with connector = nats (real mcollectived and mco)" d
 
   def client_config(extra = {}, name: "client")
     @pki.cert_for("rspec.mcollective")
-    settings = self.class.settings_for(@broker, @pki.dir, "connection_timeout" => "5").merge(extra)
+    settings = self.class.settings_for(@broker, @pki.dir, "connection_timeout" => "5")
+                   .merge(config_credentials).merge(extra)
     ChoriaNats::TestSupport::MCollectiveConfig.write(File.join(@dir, "#{name}.cfg"),
                                                      identity: "rspec-client.example.net",
                                                      collectives: %w[mcollective sub],
@@ -125,6 +138,36 @@ RSpec.describe "MCollective with connector = nats (real mcollectived and mco)" d
   it "leaves a node whose certificate another CA signed out, and its log says why", bounded: 120 do
     @foreign.wait_for_log(/refused our client certificate .*foreign\.example\.net\.pem/)
     expect(@foreign.log).not_to match(/Connected to NATS/)
+  end
+
+  it "authenticates with plugin.nats.* and the environment, and logs no password", bounded: 120 do
+    logs = @nodes.map(&:log).join
+    expect(logs.scan("Connected to NATS").size).to eq(2)
+    expect(logs).not_to include(self.class.password)
+    config = client_config({ "plugin.nats.pass" => "wrong-nats-pw" }, name: "wrong-password-client")
+    output, status = mco("ping", config: config)
+    expect(status).not_to be_success
+    expect(output).to include("The NATS broker #{@broker.address} (config) refused our credentials")
+    expect(output).not_to include("wrong-nats-pw")
+  end
+
+  it "keeps a daemon trying until its broker appears, then serves requests", bounded: 120 do
+    late = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, "late-broker"), user: "mco",
+                                                   password: self.class.password)
+    @pki.cert_for("node3.example.net")
+    node = daemon("node3.example.net", ssldir: @pki.dir, broker: late).start
+    begin
+      node.wait_for_log(/refused the connection.*; retrying in .*\n(.*\n)*.*refused the connection.*; retrying in/)
+      late.start
+      node.wait_for_log(/Connected to NATS #{Regexp.escape(late.address)} \(config\)/, 60)
+      output, status = mco("ping", config: client_config({ "plugin.choria.middleware_hosts" => late.address },
+                                                         name: "late-client"))
+      expect(status).to be_success, output
+      expect(output).to match(/^node3\.example\.net\s+time=/)
+    ensure
+      node.stop
+      late.stop
+    end
   end
 
   it "makes mco give up with one clear line when no broker answers", bounded: 120 do

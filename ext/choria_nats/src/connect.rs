@@ -91,6 +91,10 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Client, Fa
                     Level::Info,
                     format!("Connected to NATS {}", target.describe()),
                 );
+                // The members the server announced in its first INFO.
+                if let Ok(servers) = client.server_pool().await {
+                    link.merge_announced(&mut link.pool(), &servers);
+                }
                 return Ok(client);
             }
             Err(error) => {

@@ -97,12 +97,9 @@ impl Link {
         }
     }
 
-    /// Chooses the server for async-nats' next connection attempt and how long
-    /// to wait before it. `servers` is async-nats' own view of the pool: it
-    /// carries the servers the cluster announced and the outcome of the
-    /// previous attempt.
-    pub fn next_server(&self, servers: &[Server]) -> ReconnectToServer {
-        let mut pool = self.pool();
+    /// Adds the servers the cluster announced (in async-nats' view of the
+    /// pool) to ours, and says so.
+    pub fn merge_announced(&self, pool: &mut ServerPool, servers: &[Server]) {
         let added =
             pool.merge_discovered(servers.iter().filter(|s| s.is_discovered).map(|s| &s.addr));
         if !added.is_empty() {
@@ -114,6 +111,15 @@ impl Link {
                 ),
             );
         }
+    }
+
+    /// Chooses the server for async-nats' next connection attempt and how long
+    /// to wait before it. `servers` is async-nats' own view of the pool: it
+    /// carries the servers the cluster announced and the outcome of the
+    /// previous attempt.
+    pub fn next_server(&self, servers: &[Server]) -> ReconnectToServer {
+        let mut pool = self.pool();
+        self.merge_announced(&mut pool, servers);
         let reconnecting = servers.iter().any(|s| s.did_connect);
         if !reconnecting {
             // The initial connect: `connect::initial` chose the server already.
