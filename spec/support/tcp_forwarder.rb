@@ -73,7 +73,7 @@ module ChoriaNats
             to.write(from.read_nonblock(65_536))
           end
         end
-      rescue IOError, SystemCallError, EOFError
+      rescue IOError, SystemCallError
         link[:sockets].each { |s| s.close unless s.closed? }
       end
     end
