@@ -33,7 +33,7 @@ RSpec.describe "The source gem" do
     expect(files).to include("Cargo.toml", "Cargo.lock", "ext/choria_nats/extconf.rb", "ext/choria_nats/src/lib.rs",
                              "lib/mcollective/connector/nats.rb", "lib/mcollective/connector/nats.ddl",
                              "exe/choria-nats")
-    expect(files.grep(/\.so\z|\Atarget\//)).to be_empty
+    expect(files.grep(%r{\.so\z|\Atarget/})).to be_empty
   end
 
   it "compiles with cargo on gem install and loads from the installed gem", bounded: 960 do
