@@ -21,18 +21,13 @@ require "time"
 require "tmpdir"
 require_relative "../spec/support/pki"
 require_relative "../spec/support/nats_server"
+require_relative "../spec/support/nats_bare"
 
 module ChoriaNats
   # The connector-versus-bare-client benchmark behind `rake bench`.
   module Bench
-    # Where the nats-bare crate lives.
-    CRATE_DIR = File.join(ROOT, "bench", "nats-bare")
-    # Cargo's output for it, under the (ignored) root target directory.
-    TARGET_DIR = File.join(ROOT, "target", "nats-bare")
     # Where the results are written.
     RESULTS_FILE = File.join(ROOT, "bench", "results", "latest.json")
-    # Seconds a release build of nats-bare may take.
-    BUILD_TIMEOUT = 900
     # Seconds a nats-bare receiver may take to say it is subscribed.
     READY_TIMEOUT = 20
     # What nats-bare receive prints once subscribed.
@@ -318,15 +313,7 @@ module ChoriaNats
 
       # Builds nats-bare in release unless the binary is newer than its sources; returns its path.
       def build_bare
-        binary = File.join(TARGET_DIR, "release", "nats-bare")
-        sources = Dir[File.join(CRATE_DIR, "src", "**", "*.rs")] +
-                  %w[Cargo.toml Cargo.lock].map { |f| File.join(CRATE_DIR, f) }
-        return binary if File.exist?(binary) && sources.all? { |f| File.mtime(f) <= File.mtime(binary) }
-
-        puts "Building nats-bare (release)..."
-        @children.run(["cargo", "build", "--release", "--locked", "--manifest-path", File.join(CRATE_DIR, "Cargo.toml"),
-                       "--target-dir", TARGET_DIR], File.join(@dir, "cargo.log"), BUILD_TIMEOUT)
-        binary
+        ChoriaNats::TestSupport::NatsBare.binary
       end
 
       # Summarises the rounds, prints the table and writes the JSON; returns the report hash.

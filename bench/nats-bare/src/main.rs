@@ -6,7 +6,12 @@
 //! ```text
 //! nats-bare publish --server H:P --ca CA --cert CERT --key KEY --subject S --count N --size B
 //! nats-bare receive --server H:P --ca CA --cert CERT --key KEY --subject S --count N --timeout SEC
+//! nats-bare replies --server H:P --ca CA --cert CERT --key KEY --subject S --count N --connections C
 //! ```
+//!
+//! `replies` is a load generator: `count` simulated nodes, spread over `C`
+//! connections, each send one ~600-byte `choria:transport:1` reply envelope at
+//! once to one reply subject, as a fleet answers a broadcast.
 //!
 //! Each prints one JSON line of measurements on stdout (`receive` prints
 //! `{"ready":true}` first, once its subscription is known to the broker).
@@ -28,7 +33,8 @@ type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 const USAGE: &str = "usage:
   nats-bare publish --server H:P --ca CA --cert CERT --key KEY --subject S --count N --size BYTES
-  nats-bare receive --server H:P --ca CA --cert CERT --key KEY --subject S --count N --timeout SEC";
+  nats-bare receive --server H:P --ca CA --cert CERT --key KEY --subject S --count N --timeout SEC
+  nats-bare replies --server H:P --ca CA --cert CERT --key KEY --subject S --count N --connections C";
 
 /// Options every subcommand takes.
 const COMMON: &[&str] = &["server", "ca", "cert", "key", "subject", "count"];
@@ -214,6 +220,86 @@ async fn receive(args: &Args) -> Result<()> {
     ))
 }
 
+/// The reply envelope simulated node `node` sends: ~600 bytes, as a real
+/// rpcutil reply through the choria security plugin is.
+fn reply_envelope(node: u64) -> Vec<u8> {
+    // What a security plugin would produce, base64 with MCollective's line breaks.
+    let body = format!("{{\"statuscode\":0,\"statusmsg\":\"OK\",\"data\":{{\"pong\":{node}}},\"sender\":\"node{node}.example.net\",\"padding\":\"{}\"}}", "x".repeat(300));
+    let encoded = base64_lines(body.as_bytes());
+    format!(
+        "{{\"protocol\":\"choria:transport:1\",\"data\":{},\"headers\":{{\"mc_sender\":\"node{node}.example.net\"}}}}",
+        json_string(&encoded)
+    )
+    .into_bytes()
+}
+
+/// Base64 with a newline every 60 characters and at the end, as Ruby's
+/// `Base64.encode64` writes it.
+fn base64_lines(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut flat = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].iter().enumerate() {
+            if i <= chunk.len() {
+                flat.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                flat.push('=');
+            }
+        }
+    }
+    let mut lines = String::with_capacity(flat.len() + flat.len() / 60 + 1);
+    for line in flat.as_bytes().chunks(60) {
+        lines.push_str(&String::from_utf8_lossy(line));
+        lines.push('\n');
+    }
+    lines
+}
+
+/// `count` simulated nodes over `connections` connections each send one reply
+/// envelope at once; times from the first publish to the last flush.
+async fn replies(args: &Args) -> Result<()> {
+    let subject = Subject::from(args.text("subject")?);
+    let count: u64 = args.number("count")?;
+    let connections: u64 = args.number("connections")?;
+    if connections == 0 {
+        return Err("--connections must be at least 1".into());
+    }
+    let mut clients = Vec::new();
+    for _ in 0..connections {
+        clients.push(connect(args, None).await?);
+    }
+    let start = Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for (i, client) in clients.into_iter().enumerate() {
+        let subject = subject.clone();
+        let nodes: Vec<u64> = (0..count).filter(|n| n % connections == i as u64).collect();
+        senders.spawn(async move {
+            for node in nodes {
+                client
+                    .publish(subject.clone(), Bytes::from(reply_envelope(node)))
+                    .await
+                    .map_err(|e| format!("node {node}: publish failed: {e}"))?;
+            }
+            flush(&client).await.map_err(|e| e.to_string())
+        });
+    }
+    while let Some(done) = senders.join_next().await {
+        done.map_err(|e| format!("a sender task failed: {e}"))??;
+    }
+    let elapsed = start.elapsed();
+    emit(&format!(
+        "{{\"mode\":\"replies\",\"count\":{count},\"connections\":{connections},\"size\":{},\"elapsed\":{:.6}}}",
+        reply_envelope(0).len(),
+        elapsed.as_secs_f64()
+    ))
+}
+
 async fn run(argv: &[String]) -> Result<()> {
     match argv.split_first() {
         Some((command, rest)) if command == "publish" => {
@@ -221,6 +307,9 @@ async fn run(argv: &[String]) -> Result<()> {
         }
         Some((command, rest)) if command == "receive" => {
             receive(&Args::parse(rest, &["timeout"])?).await
+        }
+        Some((command, rest)) if command == "replies" => {
+            replies(&Args::parse(rest, &["connections"])?).await
         }
         Some((command, _)) if command == "-h" || command == "--help" => {
             emit(USAGE)?;
