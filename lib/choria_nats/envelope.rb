@@ -33,6 +33,9 @@ module ChoriaNats
     end
 
     def self.parse(body)
+      body = body.dup.force_encoding(Encoding::UTF_8) unless body.encoding == Encoding::UTF_8
+      raise Invalid, "not UTF-8" unless body.valid_encoding?
+
       envelope = JSON.parse(body)
       raise Invalid, "not a JSON object" unless envelope.is_a?(Hash)
 

@@ -55,4 +55,36 @@ RSpec.describe ChoriaNats::Connection, "when the broker restarts" do
     end
     expect(logs.grep(/\ACould not reconnect to NATS #{Regexp.escape(server.address)} \(config\): /)).not_to be_empty
   end
+
+  it "buffers a bounded number of messages while disconnected, then raises; the buffered ones reach the broker",
+     bounded: 120 do
+    broker = ChoriaNats::TestSupport::NatsServer.new(pki: pki, dir: File.join(@dir, "offline"), monitor: true).start
+    begin
+      publisher = connect_client(pki, broker, publish_timeout: 0.5, reconnect_initial_delay: 0.1,
+                                              reconnect_max_delay: 0.5)
+      broker.stop
+      eventually(10) { !publisher.connected? }
+      accepted = 0
+      error = nil
+      begin
+        10_000.times do |i|
+          publisher.publish("offline.test", "message #{i}")
+          accepted += 1
+        end
+      rescue ChoriaNats::TimeoutError => e
+        error = e
+      end
+      expect(error&.message).to eq("Could not publish to offline.test within 0.5s: the outgoing buffer of 2048 " \
+                                   "messages is full (disconnected from NATS, reconnecting); the message was not sent")
+      expect(accepted).to be_between(1, 2048 + 64)
+      puts "\n  buffered #{accepted} messages while disconnected, then: #{error.message}"
+
+      broker.start
+      eventually(20) { publisher.connected? }
+      publisher.flush(10)
+      expect(broker.varz["in_msgs"]).to eq(accepted)
+    ensure
+      broker.stop
+    end
+  end
 end

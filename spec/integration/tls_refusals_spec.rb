@@ -6,11 +6,11 @@ RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
   before(:all) do
     @dir = Dir.mktmpdir("choria-nats-tls")
     @pki = ChoriaNats::TestSupport::PKI.new(@dir)
-    @servers = {}
+    @brokers = ChoriaNats::TestSupport::Brokers.new(@pki, @dir)
   end
 
   after(:all) do
-    @servers.each_value(&:stop)
+    @brokers.stop_all
     FileUtils.rm_rf(@dir)
   end
 
@@ -18,22 +18,8 @@ RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
 
   let(:pki) { @pki }
 
-  # A broker of the given kind, started once for the file.
   def broker(kind = :good)
-    @servers[kind] ||= begin
-      options = { pki: pki, dir: File.join(@dir, kind.to_s), name: kind.to_s }
-      FileUtils.mkdir_p(options[:dir])
-      options.merge!(
-        case kind
-        when :expired then { cert: pki.expired_broker_cert, key: pki.expired_broker_key }
-        when :wrong_host then { cert: pki.wrong_host_broker_cert, key: pki.wrong_host_broker_key }
-        when :plaintext then { tls: false }
-        when :auth then { user: "mco", password: "s3cret-pw" }
-        else {}
-        end
-      )
-      ChoriaNats::TestSupport::NatsServer.new(**options).start
-    end
+    @brokers[kind]
   end
 
   def refusal(server, **overrides)
@@ -157,9 +143,9 @@ RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
 
   describe "user and password" do
     it "connects with the right ones" do
-      connection = connect_client(pki, broker(:auth), user: "mco", password: "s3cret-pw")
+      connection = connect_client(pki, broker(:auth), user: "mco", password: ChoriaNats::TestSupport::Brokers::PASSWORD)
       expect(connection).to be_connected
-      expect(connection.inspect).not_to include("s3cret-pw")
+      expect(connection.inspect).not_to include(ChoriaNats::TestSupport::Brokers::PASSWORD)
     end
 
     it "raises an authentication error for wrong ones, without the password" do

@@ -27,10 +27,13 @@ module ChoriaNats
         path
       end
 
-      # Loads a config into MCollective::Config.instance (in this process).
+      # Loads a config into MCollective::Config.instance (in this process),
+      # forgetting the plugins an earlier load made.
       def self.load(dir, **options)
         require "mcollective"
+        MCollective::PluginManager.clear
         MCollective::Config.instance.loadconfig(write(File.join(dir, "server.cfg"), **options))
+        MCollective::Log.configure
         MCollective::Config.instance
       end
     end

@@ -25,6 +25,7 @@ fn options(settings: &Settings, link: &Arc<Link>) -> ConnectOptions {
         .connection_timeout(settings.connect_timeout)
         .ping_interval(settings.ping_interval)
         .subscription_capacity(SUBSCRIPTION_BUFFER)
+        .client_capacity(crate::connection::OUTGOING_BUFFER)
         .max_reconnects(None)
         .event_callback(move |event| {
             events.on_event(event);

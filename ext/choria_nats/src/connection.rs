@@ -31,6 +31,9 @@ use tokio::sync::{oneshot, watch};
 
 /// How long `close` waits for buffered messages to reach the broker.
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+/// Messages async-nats buffers for sending (its default `client_capacity`),
+/// also while reconnecting: a small bound, since replies hours old are worthless.
+pub const OUTGOING_BUFFER: usize = 2048;
 /// `flush`'s deadline when none is given.
 const DEFAULT_FLUSH: Duration = Duration::from_secs(10);
 
@@ -238,8 +241,10 @@ impl Connection {
                     Waited::Done(result) => result,
                     Waited::TimedOut => {
                         return Err(Failure::timeout(format!(
-                            "Could not publish to {subject_name} within {:.1}s: the outgoing buffer is full because the NATS broker is unreachable or slower than we publish",
-                            rb_self.settings.publish_timeout.as_secs_f64()
+                            "Could not publish to {subject_name} within {:.1}s: the outgoing buffer of {} messages is full ({}); the message was not sent",
+                            rb_self.settings.publish_timeout.as_secs_f64(),
+                            OUTGOING_BUFFER,
+                            rb_self.state_words()
                         ))
                         .into_error(ruby))
                     }
@@ -370,7 +375,7 @@ impl Connection {
             Some(State::Connected) => {
                 format!("connected to {}", self.link.pool().current().describe())
             }
-            Some(_) => "disconnected, reconnecting".to_string(),
+            Some(_) => "disconnected from NATS, reconnecting".to_string(),
             None => "not connected".to_string(),
         }
     }

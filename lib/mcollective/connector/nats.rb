@@ -58,6 +58,12 @@ module MCollective
         "choria-nats #{ChoriaNats::VERSION} (#{ChoriaNats::NATS_CLIENT}, rustls)"
       end
 
+      # A description without the configuration (MCollective's Config#inspect shows passwords).
+      def inspect
+        "#<#{self.class.name} #{@connection ? @connection.inspect : 'not connected'}>"
+      end
+      alias to_s inspect
+
       # The subject for a target; `identity` defaults to this node's.
       def make_target(agent, type, collective, identity = nil)
         ChoriaNats::Targets.subject(
