@@ -49,7 +49,15 @@ module ChoriaNats
       from_srv = lookup_srv
       return found(:srv, from_srv) unless from_srv.empty?
 
-      found(:default, [DEFAULT_BROKER])
+      found(:default, [self.class::DEFAULT_BROKER])
+    end
+
+    # The SRV names to look up again while connecting fails (SPEC §7); [] when the
+    # brokers are configured, SRV is off, or there is no domain. Call after #servers.
+    def srv_names
+      return [] if @source == :config || !@use_srv || @domain.nil?
+
+      SRV_SERVICES.map { |service| "#{service}.#{@domain}" }
     end
 
     # One log line: the brokers and where they came from.
@@ -117,8 +125,8 @@ module ChoriaNats
       host = host.sub(%r{\A(?:nats|tls)://}, "")
       host = host.delete_suffix(":") if host.count(":") == 1 || host.end_with?("]:")
       case host
-      when /\A\[[^\]]*\]\z/, /\A[^:]+\z/ then "#{host}:#{DEFAULT_PORT}"
-      when /\A[^\[\]]*:[^\[\]]*:[^\[\]]*\z/ then "[#{host}]:#{DEFAULT_PORT}"
+      when /\A\[[^\]]*\]\z/, /\A[^:]+\z/ then "#{host}:#{self.class::DEFAULT_PORT}"
+      when /\A[^\[\]]*:[^\[\]]*:[^\[\]]*\z/ then "[#{host}]:#{self.class::DEFAULT_PORT}"
       else host
       end
     end
@@ -130,7 +138,7 @@ module ChoriaNats
       @domain = @srv_domain || (@looked_up_domain ||= normalize_domain(@domain_lookup&.call))
       return [] unless @domain
 
-      SRV_SERVICES.each do |service|
+      self.class::SRV_SERVICES.each do |service|
         name = "#{service}.#{@domain}"
         records = ask(name)
         next if records.empty?

@@ -32,6 +32,8 @@ module ChoriaNats
     #   a number: keep trying that many seconds
     # receive_capacity:: messages waiting for #receive before drops (250,000)
     # publish_timeout:: seconds a publish waits for buffer room (5)
+    # srv_names, srv_nameserver:: SRV names to look up again after each failed round
+    #   of the first connect, and the DNS server (`IP:PORT`, default the system's)
     # logger:: `call(level, line)`; level is :debug, :info, :warn or :error
     def self.connect(logger: STDERR_LOGGER, **options)
       connection = new(native_options(**options))
@@ -55,7 +57,7 @@ module ChoriaNats
 
     # Options besides the required ones.
     OPTIONAL = %i[user password name connect_timeout ping_interval reconnect_initial_delay
-                  reconnect_max_delay randomize receive_capacity publish_timeout].freeze
+                  reconnect_max_delay randomize receive_capacity publish_timeout srv_names srv_nameserver].freeze
     # Options given in seconds.
     SECONDS = %i[connect_timeout ping_interval reconnect_initial_delay reconnect_max_delay
                  publish_timeout retry_initial_connect].freeze

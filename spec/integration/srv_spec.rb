@@ -1,7 +1,6 @@
 # frozen_string_literal: true
 
 require "spec_helper"
-require "etc"
 require "socket"
 
 # ChoriaNats.srv_lookup and BrokerList against a real DNS server: Debian's dnsmasq
@@ -11,12 +10,6 @@ require "socket"
 # has no record for, and REFUSED for any other name, since --no-resolv leaves it
 # no upstream to forward to.
 RSpec.describe "SRV lookups against dnsmasq" do
-  dnsmasq_binary = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"].find { |path| File.executable?(path) }
-
-  # Seconds for dnsmasq to answer its first query, and to exit after TERM.
-  start_timeout = 10
-  stop_timeout = 5
-
   srv_hosts = [
     # example.net: three brokers, two priorities.
     "_mcollective-server._tcp.example.net,nats1.example.net,4222,10,60",
@@ -32,46 +25,15 @@ RSpec.describe "SRV lookups against dnsmasq" do
   local_domains = %w[example.net example.com example.org example.edu]
 
   before(:all) do
-    skip "dnsmasq is not installed (Debian package dnsmasq-base)" unless dnsmasq_binary
+    skip "dnsmasq is not installed (Debian package dnsmasq-base)" unless ChoriaNats::TestSupport::Dnsmasq.binary
 
     @dir = Dir.mktmpdir("choria-nats-dnsmasq")
-    @port = TCPServer.new("127.0.0.1", 0).then { |server| server.addr[1].tap { server.close } }
-    @nameserver = "127.0.0.1:#{@port}"
-    @log = File.join(@dir, "dnsmasq.log")
-    command = [
-      dnsmasq_binary, "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-      "--bind-interfaces", "--listen-address=127.0.0.1", "--port=#{@port}",
-      "--pid-file=#{File.join(@dir, 'dnsmasq.pid')}", "--user=#{Etc.getpwuid(Process.uid).name}",
-      *local_domains.map { |domain| "--local=/#{domain}/" },
-      *srv_hosts.map { |record| "--srv-host=#{record}" }
-    ]
-    @pid = Process.spawn(*command, in: File::NULL, out: @log, err: @log)
-    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + start_timeout
-    begin
-      ChoriaNats.srv_lookup(["_mcollective-server._tcp.example.net"], @nameserver, 0.5)
-    rescue ChoriaNats::ConnectionError
-      exited = Process.wait(@pid, Process::WNOHANG)
-      raise "dnsmasq exited: #{File.read(@log)}" if exited
-      raise "dnsmasq did not answer within #{start_timeout}s: #{File.read(@log)}" if
-        Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
-
-      sleep 0.05
-      retry
-    end
+    @dnsmasq = ChoriaNats::TestSupport::Dnsmasq.new(dir: @dir, srv_hosts: srv_hosts, local_domains: local_domains).start
+    @nameserver = @dnsmasq.nameserver
   end
 
   after(:all) do
-    if @pid
-      begin
-        Process.kill("TERM", @pid)
-        Timeout.timeout(stop_timeout) { Process.wait(@pid) }
-      rescue Timeout::Error
-        Process.kill("KILL", @pid)
-        Process.wait(@pid)
-      rescue Errno::ESRCH, Errno::ECHILD
-        nil
-      end
-    end
+    @dnsmasq&.stop
     FileUtils.rm_rf(@dir) if @dir
   end
 

@@ -155,6 +155,22 @@ RSpec.describe ChoriaNats::BrokerList do
     end
   end
 
+  describe "#srv_names, looked up again while connecting fails" do
+    it "names both SRV services of the domain when SRV gave or could give the brokers" do
+      brokers = list
+      brokers.servers
+      expect(brokers.srv_names).to eq(%w[_mcollective-server._tcp.example.net _x-puppet-mcollective._tcp.example.net])
+    end
+
+    it "is empty for configured brokers, with SRV off, or without a domain" do
+      [list(middleware_hosts: "h1"), list(use_srv: false),
+       described_class.new(resolver: resolver, domain_lookup: -> {})].each do |brokers|
+        brokers.servers
+        expect(brokers.srv_names).to eq([])
+      end
+    end
+  end
+
   describe "defaults" do
     it "resolves with ChoriaNats.srv_lookup and rejects a bad nameserver before any lookup" do
       brokers = described_class.new(srv_domain: "example.net", nameserver: "not-an-address")

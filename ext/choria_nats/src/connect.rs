@@ -68,15 +68,49 @@ fn summarize(failures: &[(String, Failure)], gave_up: &str) -> Failure {
     )
 }
 
+/// How long looking SRV records up again may take.
+const SRV_REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Looks the SRV records up again after a failed round (SPEC §7: DNS may
+/// not have been ready, or the brokers moved); new servers join the pool.
+async fn refresh_srv(settings: &Settings, link: &Arc<Link>) {
+    if settings.srv_names.is_empty() {
+        return;
+    }
+    match crate::srv::resolve(
+        &settings.srv_names,
+        settings.srv_nameserver,
+        SRV_REFRESH_TIMEOUT,
+    )
+    .await
+    {
+        Ok(records) => {
+            let specs: Vec<String> = records
+                .iter()
+                .map(|r| format!("{}:{}", r.host, r.port))
+                .collect();
+            match link.pool().refresh_srv(&specs) {
+                Ok(added) if !added.is_empty() => link.log(
+                    Level::Info,
+                    format!(
+                        "SRV records now list {}: added to the server pool",
+                        added.join(", ")
+                    ),
+                ),
+                Ok(_) => {}
+                Err(failure) => link.log(Level::Warn, format!("Ignoring an SRV record: {failure}")),
+            }
+        }
+        Err(failure) => link.log(
+            Level::Debug,
+            format!("Looking SRV records up again failed: {failure}"),
+        ),
+    }
+}
+
 /// Connects for the first time, as `settings.initial_retry` says.
 pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Client, Failure> {
     settings.files.check()?;
-    let addrs: Vec<ServerAddr> = link
-        .pool()
-        .entries()
-        .iter()
-        .map(|e| e.addr.clone())
-        .collect();
     let deadline = match settings.initial_retry {
         InitialRetry::For(limit) => Some(Instant::now() + limit),
         _ => None,
@@ -84,8 +118,13 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Client, Fa
     // The latest failure of each server, in pool order.
     let mut failures: Vec<(String, Failure)> = Vec::new();
     loop {
-        let target = link.pool().choose().clone();
-        match options(settings, link).connect(addrs.as_slice()).await {
+        let (target, addrs) = {
+            let mut pool = link.pool();
+            let target = pool.choose().clone();
+            let addrs: Vec<ServerAddr> = pool.entries().iter().map(|e| e.addr.clone()).collect();
+            (target, addrs)
+        };
+        match options(settings, link).connect(addrs).await {
             Ok(client) => {
                 link.pool().record_success();
                 link.log(
@@ -124,6 +163,9 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Client, Fa
                     }
                     link.log(level, failure.message);
                     continue;
+                }
+                if failures_in_a_row % pool_size == 0 {
+                    refresh_srv(settings, link).await;
                 }
                 // The first round goes through the pool at once; then back off.
                 let delay = if failures_in_a_row < pool_size {

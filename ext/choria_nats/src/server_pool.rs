@@ -13,6 +13,10 @@ pub const DEFAULT_PORT: u16 = 4222;
 
 /// Where a server announced by the cluster came from.
 pub const SOURCE_CLUSTER: &str = "cluster";
+/// Where a server from DNS SRV records came from.
+pub const SOURCE_SRV: &str = "srv";
+/// Where the `puppet:4222` fall-back came from.
+pub const SOURCE_DEFAULT: &str = "default";
 
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -179,6 +183,40 @@ impl ServerPool {
         added
     }
 
+    /// Takes a fresh SRV answer (`host:port` in order): servers that came from
+    /// SRV or the default and are no longer listed leave the pool, new ones
+    /// join with source `srv`; configured and announced servers stay. Returns
+    /// the labels added.
+    pub fn refresh_srv(&mut self, specs: &[String]) -> Result<Vec<String>, Failure> {
+        let mut fresh = Vec::with_capacity(specs.len());
+        for spec in specs {
+            fresh.push(parse_address(spec)?);
+        }
+        if fresh.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.entries.retain(|e| {
+            !(e.source == SOURCE_SRV || e.source == SOURCE_DEFAULT)
+                || fresh.iter().any(|(addr, _)| addr == &e.addr)
+        });
+        let mut added = Vec::new();
+        for (addr, label) in fresh {
+            if self.entries.iter().any(|e| e.addr == addr) {
+                continue;
+            }
+            added.push(label.clone());
+            self.entries.push(Entry {
+                addr,
+                label,
+                source: SOURCE_SRV.to_string(),
+                failures: 0,
+                last_error: None,
+            });
+        }
+        self.current = None;
+        Ok(added)
+    }
+
     /// Picks the server for the next attempt: the fewest failures since its
     /// last success, ties in pool order after the current one, so failing
     /// servers are tried in turn and a healthy one is preferred.
@@ -310,6 +348,26 @@ mod tests {
         p.record_success();
         assert_eq!(p.consecutive_failures(), 0);
         assert_eq!(p.choose().label, "a:1");
+    }
+
+    #[test]
+    fn a_fresh_srv_answer_replaces_srv_and_default_servers_only() {
+        let specs: Vec<_> = [
+            ("puppet:4222", "default"),
+            ("c:1", "config"),
+            ("old:1", "srv"),
+        ]
+        .iter()
+        .map(|(a, s)| (a.to_string(), s.to_string()))
+        .collect();
+        let mut p = ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap();
+        let added = p
+            .refresh_srv(&["new1:4222".into(), "old:1".into()])
+            .unwrap();
+        assert_eq!(added, vec!["new1:4222".to_string()]);
+        assert_eq!(p.describe(), "c:1 (config), old:1 (srv), new1:4222 (srv)");
+        assert!(p.refresh_srv(&[]).unwrap().is_empty());
+        assert_eq!(p.len(), 3);
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub struct Settings {
     pub receive_capacity: usize,
     /// How long a publish may wait for room in the outgoing buffer.
     pub publish_timeout: Duration,
+    /// SRV names looked up again after each failed round of the first
+    /// connect (SPEC §7), and the DNS server to ask (the system's when none).
+    pub srv_names: Vec<hickory_resolver::proto::rr::Name>,
+    pub srv_nameserver: Option<std::net::SocketAddr>,
 }
 
 /// The longest connect timeout accepted, as SPEC §5 says.
@@ -115,6 +119,12 @@ impl Settings {
             initial_retry,
             receive_capacity,
             publish_timeout: seconds(ruby, hash, "publish_timeout", 5.0, 3600.0)?,
+            srv_names: crate::srv::parse_names(
+                &get::<Vec<String>>(ruby, hash, "srv_names")?.unwrap_or_default(),
+            )?,
+            srv_nameserver: get::<String>(ruby, hash, "srv_nameserver")?
+                .map(|s| crate::srv::parse_nameserver(&s))
+                .transpose()?,
         })
     }
 }

@@ -14,10 +14,10 @@ use hickory_resolver::Resolver;
 use magnus::{function, scan_args::scan_args, Error, RModule, Ruby, Value};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -81,6 +81,42 @@ pub fn parse_nameserver(spec: &str) -> Result<SocketAddr, Failure> {
             "invalid DNS nameserver {spec:?}: write IP:PORT, for example 127.0.0.1:53 or [::1]:53"
         ))),
     }
+}
+
+/// Parses SRV names (see `parse_name`).
+pub fn parse_names(names: &[String]) -> Result<Vec<Name>, Failure> {
+    names.iter().map(|n| parse_name(n)).collect()
+}
+
+/// Looks `names` up in order within `timeout` and returns the records of the
+/// first that has any, in RFC 2782 order; empty when none has.
+pub async fn resolve(
+    names: &[Name],
+    nameserver: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<Vec<SrvRecord>, Failure> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (config, opts, servers) = resolver_config(nameserver, timeout)?;
+    let current = AtomicUsize::new(0);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let records = match tokio::time::timeout_at(
+        deadline,
+        lookup_first(names, config, opts, &servers, &current),
+    )
+    .await
+    {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(Failure::timeout(format!(
+                "Cannot look up SRV {}: the DNS server {servers} did not answer within {:.1}s",
+                display(&names[current.load(Ordering::Relaxed)]),
+                timeout.as_secs_f64()
+            )))
+        }
+    };
+    Ok(rfc2782_order(records, &mut rand::rng()))
 }
 
 /// Parses an SRV name as fully qualified, so that no search domain is appended.
@@ -188,7 +224,7 @@ async fn lookup_first(
     config: ResolverConfig,
     opts: ResolverOpts,
     servers: &str,
-    current: &Cell<usize>,
+    current: &AtomicUsize,
 ) -> Result<Vec<SrvRecord>, Failure> {
     let resolver = Resolver::builder_with_config(config, TokioRuntimeProvider::default())
         .with_options(opts)
@@ -196,7 +232,7 @@ async fn lookup_first(
         .map_err(|e| Failure::connection(format!("Cannot set up the DNS resolver: {e}")))?;
     let mut refused = None;
     for (index, name) in names.iter().enumerate() {
-        current.set(index);
+        current.store(index, Ordering::Relaxed);
         let shown = display(name);
         match classify(resolver.srv_lookup(name.clone()).await) {
             Ok(Answer::Records(records)) => return Ok(records),
@@ -242,11 +278,7 @@ fn srv_lookup(ruby: &Ruby, args: &[Value]) -> Result<Vec<(String, u16, u16, u16)
         )?;
     let (names,) = args.required;
     let (nameserver, timeout) = args.optional;
-    let names = names
-        .iter()
-        .map(|n| parse_name(n))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(raise(ruby))?;
+    let names = parse_names(&names).map_err(raise(ruby))?;
     let nameserver = nameserver
         .flatten()
         .map(|s| parse_nameserver(&s))
@@ -260,34 +292,13 @@ fn srv_lookup(ruby: &Ruby, args: &[Value]) -> Result<Vec<(String, u16, u16, u16)
         .into_error(ruby));
     }
     let timeout = Duration::from_secs_f64(timeout);
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (config, opts, servers) = resolver_config(nameserver, timeout).map_err(raise(ruby))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| {
             Failure::connection(format!("Cannot start the DNS lookup: {e}")).into_error(ruby)
         })?;
-
-    let current = Cell::new(0);
-    let looking = async {
-        let deadline = tokio::time::Instant::now() + timeout;
-        match tokio::time::timeout_at(
-            deadline,
-            lookup_first(&names, config, opts, &servers, &current),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(Failure::timeout(format!(
-                "Cannot look up SRV {}: the DNS server {servers} did not answer within {:.1}s",
-                display(&names[current.get()]),
-                timeout.as_secs_f64()
-            ))),
-        }
-    };
+    let looking = resolve(&names, nameserver, timeout);
     let mut looking = pin!(looking);
     let result = loop {
         let interrupt = Notify::new();
@@ -313,7 +324,7 @@ fn srv_lookup(ruby: &Ruby, args: &[Value]) -> Result<Vec<(String, u16, u16, u16)
         }
     };
     let records = result.map_err(raise(ruby))?;
-    Ok(rfc2782_order(records, &mut rand::rng())
+    Ok(records
         .into_iter()
         .map(|r| (r.host, r.port, r.priority, r.weight))
         .collect())

@@ -131,7 +131,8 @@ module MCollective
         { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
           name: @config.identity, user: @settings.user, password: @settings.password,
           connect_timeout: @settings.connect_timeout, randomize: @settings.randomize?,
-          retry_initial_connect: initial_retry, logger: ChoriaNats::MCollectiveLog.new }
+          retry_initial_connect: initial_retry, srv_names: brokers.srv_names,
+          srv_nameserver: @settings.srv_nameserver, logger: ChoriaNats::MCollectiveLog.new }
       end
 
       # The daemon retries for ever; mco until just before its own timeout.
