@@ -4,11 +4,36 @@
 
 use crate::errors::Failure;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
 use tokio::runtime::Runtime;
+
+/// Forks this process has gone through, counted in each child. Comparing
+/// this is a load, where `getpid` is a system call on every connection call.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+static COUNT_FORKS: Once = Once::new();
+
+extern "C" fn forked_child() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How many forks separate this process from the first that loaded us.
+fn fork_generation() -> u64 {
+    COUNT_FORKS.call_once(|| {
+        // SAFETY: registers a child handler that only bumps an atomic, which is
+        // async-signal-safe; no prepare or parent handler. If registration
+        // fails (ENOMEM), forks go uncounted and `forked` falls back to the pid.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(forked_child));
+        }
+    });
+    FORKS.load(Ordering::Relaxed)
+}
 
 pub struct NatsRuntime {
     /// Present until dropped.
     runtime: Option<Runtime>,
+    generation: u64,
     pid: u32,
 }
 
@@ -22,13 +47,20 @@ impl NatsRuntime {
             .map_err(|e| Failure::connection(format!("Cannot start the NATS I/O threads: {e}")))?;
         Ok(NatsRuntime {
             runtime: Some(runtime),
+            generation: fork_generation(),
             pid: std::process::id(),
         })
     }
 
     /// Whether this process is a fork of the one that made the runtime.
     pub fn forked(&self) -> bool {
-        self.pid != std::process::id()
+        fork_generation() != self.generation
+    }
+
+    /// The same, asking the kernel for the pid (for teardown, where a fork
+    /// made without the C library's `fork` must not be missed).
+    pub fn forked_for_sure(&self) -> bool {
+        self.forked() || self.pid != std::process::id()
     }
 }
 
@@ -47,7 +79,7 @@ impl Drop for NatsRuntime {
         let Some(runtime) = self.runtime.take() else {
             return;
         };
-        if self.forked() {
+        if self.forked_for_sure() {
             // The worker threads exist only in the parent; shutting down here
             // would wait on them, or on locks they held at fork time. Leak.
             std::mem::forget(runtime);
