@@ -4,21 +4,7 @@ require "spec_helper"
 require "open3"
 
 RSpec.describe ChoriaNats::Connection, "against a TLS nats-server with verify: true" do
-  before(:all) do
-    @dir = Dir.mktmpdir("choria-nats-connection")
-    @pki = ChoriaNats::TestSupport::PKI.new(@dir)
-    @server = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: @dir).start
-  end
-
-  after(:all) do
-    @server&.stop
-    FileUtils.rm_rf(@dir)
-  end
-
-  after { close_clients }
-
-  let(:pki) { @pki }
-  let(:server) { @server }
+  include_context "with a TLS broker"
 
   def subscribed_pair(subject)
     receiver = connect_client(pki, server)

@@ -5,22 +5,11 @@ require "base64"
 require "json"
 
 RSpec.describe "MCollective::Connector::Nats under faults and hostile input (in-process, real brokers)" do
-  before(:all) do
-    @dir = Dir.mktmpdir("choria-nats-connector-faults")
-    @pki = ChoriaNats::TestSupport::PKI.new(File.join(@dir, "ssl"))
-    @pki.cert_for("faults.example.net")
-    @brokers = ChoriaNats::TestSupport::Brokers.new(@pki, @dir)
-    @certname = ENV.fetch("MCOLLECTIVE_CERTNAME", nil)
-    ENV["MCOLLECTIVE_CERTNAME"] = "faults.example.net"
-  end
+  include_context "with a TLS broker"
+  include_context "with a certname", "faults.example.net"
 
-  after(:all) do
-    ENV["MCOLLECTIVE_CERTNAME"] = @certname
-    @brokers.stop_all
-    FileUtils.rm_rf(@dir)
-  end
-
-  after { close_clients }
+  before(:all) { @brokers = ChoriaNats::TestSupport::Brokers.new(@pki, @dir) }
+  after(:all) { @brokers.stop_all }
 
   # Loads a config for this process with the connector pointed at `broker`.
   def configure(broker, ssldir: @pki.dir, **settings)

@@ -3,21 +3,7 @@
 require "spec_helper"
 
 RSpec.describe ChoriaNats::Connection, "when the broker restarts" do
-  before(:all) do
-    @dir = Dir.mktmpdir("choria-nats-reconnect")
-    @pki = ChoriaNats::TestSupport::PKI.new(@dir)
-    @server = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: @dir).start
-  end
-
-  after(:all) do
-    @server&.stop
-    FileUtils.rm_rf(@dir)
-  end
-
-  after { close_clients }
-
-  let(:pki) { @pki }
-  let(:server) { @server }
+  include_context "with a TLS broker"
 
   it "reconnects with back-off, restores the subscription, and logs both ends", bounded: 60 do
     logs = ChoriaNats::TestSupport::LogCollector.new

@@ -5,28 +5,17 @@ require "json"
 require "open3"
 
 RSpec.describe "A burst of replies from a simulated fleet" do
+  include_context "with a TLS broker"
+  include_context "with a certname", "burst-client.example.net"
+
   before(:all) do
-    @dir = Dir.mktmpdir("choria-nats-burst")
-    @pki = ChoriaNats::TestSupport::PKI.new(File.join(@dir, "ssl"))
-    @server = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, "broker")).start
     @bare = ChoriaNats::TestSupport::NatsBare.binary
-    @certname = ENV.fetch("MCOLLECTIVE_CERTNAME", nil)
-    ENV["MCOLLECTIVE_CERTNAME"] = "burst-client.example.net"
-    @pki.cert_for("burst-client.example.net")
     ChoriaNats::TestSupport::MCollectiveConfig.load(
       @dir, identity: "burst-client.example.net",
             settings: { "plugin.choria.middleware_hosts" => @server.address, "plugin.choria.ssldir" => @pki.dir,
                         "plugin.choria.use_srv_records" => "false" }
     )
   end
-
-  after(:all) do
-    ENV["MCOLLECTIVE_CERTNAME"] = @certname
-    @server&.stop
-    FileUtils.rm_rf(@dir)
-  end
-
-  after { close_clients }
 
   # Starts `count` simulated nodes replying to `subject` at once; returns [pid, stdout].
   def fleet(subject, count)
@@ -58,7 +47,7 @@ RSpec.describe "A burst of replies from a simulated fleet" do
 
   [10_000, 50_000].each do |count|
     it "delivers all #{count} replies to ChoriaNats::Connection#receive with default settings", bounded: 300 do
-      connection = connect_client(@pki, @server)
+      connection = connect_client(pki, server)
       subject = "mcollective.reply.burst.#{count}"
       connection.subscribe(subject)
       connection.flush
