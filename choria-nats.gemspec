@@ -15,7 +15,8 @@ Gem::Specification.new do |spec|
   spec.license = "Apache-2.0"
   spec.required_ruby_version = ">= 2.7"
   spec.files = Dir["lib/**/*.rb", "lib/mcollective/**/*.{rb,ddl}", "exe/*", "ext/choria_nats/extconf.rb",
-                   "ext/choria_nats/Cargo.toml", "ext/choria_nats/src/**/*.rs", "Cargo.toml", "Cargo.lock", "README.md"]
+                   "ext/choria_nats/Cargo.toml", "ext/choria_nats/src/**/*.rs", "Cargo.toml", "Cargo.lock", "README.md",
+                   "LICENSE", "THIRD-PARTY-LICENSES"]
   spec.bindir = "exe"
   spec.executables = ["choria-nats"]
   spec.require_paths = ["lib"]
