@@ -27,6 +27,7 @@ module ChoriaNats
     # connect_timeout:: seconds for TCP, TLS and CONNECT of one attempt (2)
     # ping_interval:: seconds between pings; two unanswered pings end the link (20)
     # reconnect_initial_delay, reconnect_max_delay:: the jittered back-off (0.5, 20)
+    # reconnect_spread:: seconds a fleet spreads its return over after its broker refused it (25)
     # randomize:: shuffle the servers (true)
     # retry_initial_connect:: false: one round over the servers; true: for ever;
     #   a number: keep trying that many seconds
@@ -57,10 +58,11 @@ module ChoriaNats
 
     # Options besides the required ones.
     OPTIONAL = %i[user password name connect_timeout ping_interval reconnect_initial_delay
-                  reconnect_max_delay randomize receive_capacity publish_timeout srv_names srv_nameserver].freeze
+                  reconnect_max_delay randomize receive_capacity publish_timeout srv_names srv_nameserver
+                  reconnect_spread].freeze
     # Options given in seconds.
     SECONDS = %i[connect_timeout ping_interval reconnect_initial_delay reconnect_max_delay
-                 publish_timeout retry_initial_connect].freeze
+                 publish_timeout retry_initial_connect reconnect_spread].freeze
 
     # `[[address, source], ...]` from strings or pairs.
     def self.normalize_servers(servers)

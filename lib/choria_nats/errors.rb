@@ -23,6 +23,10 @@ module ChoriaNats
   # A message could not be published: too large for the broker, or a bad subject.
   class PublishError < Error; end
 
+  # `mco choria request_cert` could not get a certificate: the Puppet CA could not be reached,
+  # refused the request, or did not sign it in time.
+  class CertificateRequestError < Error; end
+
   # The native library is missing or was built for another Ruby.
   class LoadError < Error; end
 end

@@ -6,6 +6,11 @@ module ChoriaNats
   class PluginSettings
     # Longest accepted plugin.choria.network.connect_timeout, in seconds.
     MAX_CONNECT_TIMEOUT = 120
+    # The reconnect back-off's defaults in seconds (see ext/choria_nats/src/backoff.rs).
+    RECONNECT_DEFAULTS = { "reconnect_initial_delay" => 0.5, "reconnect_max_delay" => 60,
+                           "reconnect_spread" => 25 }.freeze
+    # Longest accepted reconnect setting, in seconds.
+    MAX_RECONNECT_DELAY = 3600
     # Seconds mco keeps trying to reach a broker when its config sets no connection_timeout.
     CLIENT_CONNECT_DEADLINE = 10
 
@@ -45,6 +50,19 @@ module ChoriaNats
       value("choria.ssldir")
     end
 
+    # plugin.choria.puppetca_host, or nil (then SRV, then puppet).
+    def puppetca_host
+      value("choria.puppetca_host")
+    end
+
+    # plugin.choria.puppetca_port as an Integer, or nil (8140).
+    def puppetca_port
+      raw = value("choria.puppetca_port")
+      raw && Integer(raw, 10).tap { |port| raise ArgumentError unless (1..65_535).cover?(port) }
+    rescue ArgumentError
+      raise ConfigurationError, "plugin.choria.puppetca_port must be a port number, not #{raw.inspect}"
+    end
+
     # plugin.nats.user, else MCOLLECTIVE_NATS_USERNAME, or nil.
     def user
       value("nats.user") || presence(@env["MCOLLECTIVE_NATS_USERNAME"])
@@ -67,12 +85,45 @@ module ChoriaNats
                                 "#{MAX_CONNECT_TIMEOUT}, not #{raw.inspect}"
     end
 
+    # plugin.choria.network.reconnect_initial_delay: seconds; the first retry after a link drops waits up to this.
+    def reconnect_initial_delay
+      reconnect_seconds("reconnect_initial_delay")
+    end
+
+    # plugin.choria.network.reconnect_max_delay: seconds; no wait between attempts is longer.
+    def reconnect_max_delay
+      reconnect_seconds("reconnect_max_delay")
+    end
+
+    # plugin.choria.network.reconnect_spread: seconds over which the nodes of a broker that
+    # refused them (a restart) spread their return; size it to nodes per broker (README: Sizing).
+    def reconnect_spread
+      reconnect_seconds("reconnect_spread")
+    end
+
+    # The three reconnect settings as ChoriaNats::Connection options.
+    def reconnect_options
+      { reconnect_initial_delay: reconnect_initial_delay, reconnect_max_delay: reconnect_max_delay,
+        reconnect_spread: reconnect_spread }
+    end
+
     # No password in here.
     def inspect
       "#<#{self.class.name} middleware_hosts=#{middleware_hosts.inspect} user=#{user.inspect}>"
     end
 
     private
+
+    def reconnect_seconds(name)
+      raw = value("choria.network.#{name}") || RECONNECT_DEFAULTS.fetch(name)
+      seconds = Float(raw)
+      raise ArgumentError unless seconds.positive? && seconds <= MAX_RECONNECT_DELAY
+
+      seconds
+    rescue ArgumentError, TypeError
+      raise ConfigurationError, "plugin.choria.network.#{name} must be seconds above 0 and at most " \
+                                "#{MAX_RECONNECT_DELAY}, not #{raw.inspect}"
+    end
 
     def value(key)
       presence(@conf[key])

@@ -38,6 +38,7 @@ module ChoriaNats
         when :wrong_host then { cert: @pki.wrong_host_broker_cert, key: @pki.wrong_host_broker_key }
         when :plaintext then { tls: false }
         when :auth then { user: "mco", password: PASSWORD }
+        when :foreign_clients then { ca: @pki.foreign_ca_file } # refuses clients of the PKI's own CA
         else raise ArgumentError, "no broker kind #{kind.inspect}"
         end
       end

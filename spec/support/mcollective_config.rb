@@ -27,11 +27,13 @@ module ChoriaNats
         path
       end
 
-      # Loads a config into MCollective::Config.instance (in this process),
-      # forgetting the plugins an earlier load made.
+      # Loads a config into MCollective::Config.instance (in this process).
+      # A second load would fail re-adding its stats plugin, so that one goes;
+      # the others stay registered (reloading their classes does not register
+      # them again).
       def self.load(dir, **options)
         require "mcollective"
-        MCollective::PluginManager.clear
+        MCollective::PluginManager.delete("global_stats")
         MCollective::Config.instance.loadconfig(write(File.join(dir, "server.cfg"), **options))
         MCollective::Log.configure
         MCollective::Config.instance

@@ -37,7 +37,8 @@ RSpec.describe ChoriaNats::Connection, ".native_options and .new (no broker)" do
     { connect_timeout: 121 } => /at most 120/,
     { password: "pw" } => /password was given without a user name/,
     { reconnect_initial_delay: 30, reconnect_max_delay: 20 } => /must not be above reconnect_max_delay/,
-    { receive_capacity: 0 } => /receive_capacity must be at least 1/
+    { receive_capacity: 0 } => /receive_capacity must be at least 1/,
+    { reconnect_spread: -1 } => /reconnect_spread must be a number of seconds above 0 and at most 3600/
   }.each do |bad, message|
     it "refuses #{bad.inspect} with a clear message" do
       options = described_class.native_options(servers: ["nats1:4222"], **files, **bad)

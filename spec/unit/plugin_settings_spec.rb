@@ -13,6 +13,7 @@ RSpec.describe ChoriaNats::PluginSettings do
     expect(s.use_srv?).to be(true)
     expect(s.randomize?).to be(true)
     expect(s.connect_timeout).to eq(2.0)
+    expect(s.reconnect_options).to eq(reconnect_initial_delay: 0.5, reconnect_max_delay: 60.0, reconnect_spread: 25.0)
   end
 
   it "reads plugin.nats.user and plugin.nats.pass before the environment" do
@@ -39,5 +40,16 @@ RSpec.describe ChoriaNats::PluginSettings do
     expect(settings("choria.network.connect_timeout" => "5").connect_timeout).to eq(5.0)
     expect { settings("choria.network.connect_timeout" => "121").connect_timeout }
       .to raise_error(ChoriaNats::ConfigurationError, /at most 120, not "121"/)
+  end
+
+  it "reads the reconnect back-off from plugin.choria.network.* and bounds it" do
+    s = settings("choria.network.reconnect_spread" => "90", "choria.network.reconnect_max_delay" => "180",
+                 "choria.network.reconnect_initial_delay" => "0.2")
+    expect(s.reconnect_options).to eq(reconnect_initial_delay: 0.2, reconnect_max_delay: 180.0, reconnect_spread: 90.0)
+    expect { settings("choria.network.reconnect_spread" => "0").reconnect_spread }
+      .to raise_error(ChoriaNats::ConfigurationError,
+                      'plugin.choria.network.reconnect_spread must be seconds above 0 and at most 3600, not "0"')
+    expect { settings("choria.network.reconnect_max_delay" => "soon").reconnect_max_delay }
+      .to raise_error(ChoriaNats::ConfigurationError, /reconnect_max_delay must be seconds/)
   end
 end

@@ -2,20 +2,22 @@
 //! verified TLS, on a private tokio runtime, exposed to Ruby as
 //! `ChoriaNats::Connection`.
 
-mod backoff;
-mod connect;
+pub mod backoff;
+mod cert_check;
+pub mod connect;
 mod connection;
 mod errors;
 mod gvl;
-mod link;
+pub mod link;
 mod log_queue;
 mod receive_queue;
 mod runtime;
-mod server_pool;
-mod settings;
+pub mod server_pool;
+pub mod settings;
 mod srv;
 mod tls;
 mod wait;
+mod x509;
 
 use magnus::{prelude::*, Error, Ruby};
 
@@ -28,6 +30,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     module.const_set("NATIVE_VERSION", env!("CARGO_PKG_VERSION"))?;
     module.const_set("NATS_CLIENT", NATS_CLIENT)?;
     srv::define(ruby, module)?;
+    cert_check::define(ruby, module)?;
     connection::define(ruby, module)
 }
 

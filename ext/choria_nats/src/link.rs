@@ -2,12 +2,16 @@
 //! pool, the log lines waiting for Ruby, and what async-nats tells us about
 //! the link (connects, disconnects, slow consumers, server errors).
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, FailureKind, Streak};
 use crate::log_queue::{Level, LogQueue};
 use crate::server_pool::ServerPool;
 use async_nats::{Event, ReconnectToServer, Server};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+/// Something told of every event before the link handles it (the fleet
+/// simulation times reconnects with it).
+pub type Observer = Box<dyn Fn(&Event) + Send + Sync>;
 
 pub struct Link {
     pub logs: Arc<LogQueue>,
@@ -19,6 +23,11 @@ pub struct Link {
     /// Messages async-nats dropped because a subscription's own buffer was
     /// full (it reports each as a slow-consumer event).
     pub slow_consumer_drops: AtomicU64,
+    /// Failed reconnect attempts by kind, in `FailureKind::ALL` order.
+    failures_by_kind: [AtomicU64; 3],
+    /// The failed reconnect attempts since the link was last up.
+    streak: Mutex<Streak>,
+    observer: OnceLock<Observer>,
 }
 
 impl Link {
@@ -29,7 +38,20 @@ impl Link {
             backoff,
             connects: AtomicU64::new(0),
             slow_consumer_drops: AtomicU64::new(0),
+            failures_by_kind: Default::default(),
+            streak: Mutex::new(Streak::default()),
+            observer: OnceLock::new(),
         })
+    }
+
+    /// Sets the observer of events; false when one was set already.
+    pub fn observe(&self, observer: Observer) -> bool {
+        self.observer.set(observer).is_ok()
+    }
+
+    /// Failed reconnect attempts so far of one kind.
+    pub fn failures(&self, kind: FailureKind) -> u64 {
+        self.failures_by_kind[kind as usize].load(Ordering::Relaxed)
     }
 
     /// The pool; a poisoned lock (a panic elsewhere) still gives the data.
@@ -45,6 +67,9 @@ impl Link {
 
     /// Handles an event from async-nats' connection handler.
     pub fn on_event(&self, event: Event) {
+        if let Some(observer) = self.observer.get() {
+            observer(&event);
+        }
         match event {
             Event::Connected => {
                 if self.connects.fetch_add(1, Ordering::Relaxed) > 0 {
@@ -116,7 +141,8 @@ impl Link {
     /// Chooses the server for async-nats' next connection attempt and how long
     /// to wait before it. `servers` is async-nats' own view of the pool: it
     /// carries the servers the cluster announced and the outcome of the
-    /// previous attempt.
+    /// previous attempt, whose kind (refused, overloaded, other) sets the
+    /// back-off window (see `backoff.rs`).
     pub fn next_server(&self, servers: &[Server]) -> ReconnectToServer {
         let mut pool = self.pool();
         self.merge_announced(&mut pool, servers);
@@ -133,19 +159,28 @@ impl Link {
             .iter()
             .find(|s| s.addr == previous.addr)
             .and_then(|s| s.last_error.clone());
-        if let Some(error) = failed {
-            pool.record_failure(error.clone());
-            self.log(
-                Level::Warn,
-                format!(
-                    "Could not reconnect to NATS {}: {error}",
-                    previous.describe()
-                ),
-            );
+        let mut streak = self.streak.lock().unwrap_or_else(|p| p.into_inner());
+        match failed {
+            Some(error) => {
+                let kind = FailureKind::classify(&error);
+                self.failures_by_kind[kind as usize].fetch_add(1, Ordering::Relaxed);
+                streak.record(kind);
+                pool.record_failure(error.clone());
+                self.log(
+                    Level::Warn,
+                    format!(
+                        "Could not reconnect to NATS {}: {error}",
+                        previous.describe()
+                    ),
+                );
+            }
+            // async-nats clears the error of a server once it connects: the
+            // previous attempt succeeded, and the link was up until now.
+            None => streak.reset(),
         }
-        let failures = pool.consecutive_failures();
         let next = pool.choose().clone();
-        let delay = self.backoff.delay(failures, &mut rand::rng());
+        let delay = self.backoff.next_delay(*streak, &mut rand::rng());
+        drop(streak);
         drop(pool);
         self.log(
             Level::Debug,
@@ -159,5 +194,74 @@ impl Link {
             addr: next.addr,
             delay: Some(delay),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, SeedableRng};
+    use std::time::Duration;
+
+    fn link() -> Arc<Link> {
+        let specs = [("127.0.0.1:4222".to_string(), "config".to_string())];
+        let pool = ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap();
+        Link::new(pool, Backoff::default())
+    }
+
+    /// async-nats' view of the one-server pool after an attempt.
+    fn servers(last_error: Option<&str>) -> Vec<Server> {
+        vec![Server {
+            addr: "nats://127.0.0.1:4222".parse().unwrap(),
+            failed_attempts: usize::from(last_error.is_some()),
+            did_connect: true,
+            is_discovered: false,
+            last_error: last_error.map(str::to_string),
+        }]
+    }
+
+    const REFUSED: &str = "IO error: Connection refused (os error 111)";
+
+    #[test]
+    fn waits_by_the_kind_of_the_last_failure_and_forgets_after_a_success() {
+        let link = link();
+        let spread = Backoff::default().spread;
+        let delay = |error: Option<&str>| link.next_server(&servers(error)).delay.unwrap();
+        assert!(delay(None) < spread, "just dropped: a random phase");
+        assert_eq!(delay(Some(REFUSED)), spread, "refused: the period");
+        assert_eq!(delay(Some(REFUSED)), spread);
+        assert!(delay(Some("timed out")) < spread * 4, "overloaded");
+        assert!(delay(None) < spread, "up, then dropped again");
+        let others: Vec<_> = (0..3)
+            .map(|_| delay(Some("DNS error: no such host")))
+            .collect();
+        assert!(others[0] < Duration::from_millis(500), "{others:?}");
+        assert!(others[2] < Duration::from_secs(2), "{others:?}");
+        assert_eq!(link.failures(FailureKind::Refused), 2);
+        assert_eq!(link.failures(FailureKind::Overloaded), 1);
+        assert_eq!(link.failures(FailureKind::Other), 3);
+        let logged = link.logs.take();
+        assert_eq!(
+            logged
+                .iter()
+                .filter(|(_, line)| line
+                    .starts_with("Could not reconnect to NATS 127.0.0.1:4222 (config): "))
+                .count(),
+            6
+        );
+    }
+
+    #[test]
+    fn tells_the_observer_of_every_event() {
+        let link = link();
+        let seen = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&seen);
+        assert!(link.observe(Box::new(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        })));
+        assert!(!link.observe(Box::new(|_| {})), "one observer");
+        link.on_event(Event::Connected);
+        link.on_event(Event::Disconnected);
+        assert_eq!(seen.load(Ordering::Relaxed), 2);
     }
 }

@@ -146,6 +146,11 @@ impl ServerPool {
         self.entries.len()
     }
 
+    /// Never true: `new` refuses an empty pool and nothing removes the last.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// The server of the current or latest attempt.
     pub fn current(&self) -> &Entry {
         &self.entries[self.current.unwrap_or(0)]

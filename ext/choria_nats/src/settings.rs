@@ -1,7 +1,7 @@
 //! Connection settings, read from the option hash the Ruby side builds
 //! (`ChoriaNats::Connection.connect` validates names and types first).
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, DEFAULT_INITIAL, DEFAULT_MAX, DEFAULT_SPREAD};
 use crate::errors::Failure;
 use crate::tls::TlsFiles;
 use magnus::{RHash, Ruby, TryConvert};
@@ -86,8 +86,15 @@ impl Settings {
             ));
         }
         let backoff = Backoff {
-            initial: seconds(ruby, hash, "reconnect_initial_delay", 0.5, 3600.0)?,
-            max: seconds(ruby, hash, "reconnect_max_delay", 20.0, 3600.0)?,
+            initial: seconds(
+                ruby,
+                hash,
+                "reconnect_initial_delay",
+                DEFAULT_INITIAL,
+                3600.0,
+            )?,
+            max: seconds(ruby, hash, "reconnect_max_delay", DEFAULT_MAX, 3600.0)?,
+            spread: seconds(ruby, hash, "reconnect_spread", DEFAULT_SPREAD, 3600.0)?,
         };
         if backoff.initial > backoff.max {
             return Err(Failure::config(
@@ -126,5 +133,26 @@ impl Settings {
                 .map(|s| crate::srv::parse_nameserver(&s))
                 .transpose()?,
         })
+    }
+
+    /// The settings `from_hash` gives for just these servers and files, for
+    /// Rust callers without Ruby (the fleet simulation in `examples/`).
+    pub fn new(servers: Vec<(String, String)>, ca: PathBuf, cert: PathBuf, key: PathBuf) -> Self {
+        Settings {
+            servers,
+            files: TlsFiles { ca, cert, key },
+            user: None,
+            password: None,
+            name: None,
+            connect_timeout: Duration::from_secs(2),
+            ping_interval: Duration::from_secs(20),
+            backoff: Backoff::default(),
+            randomize: true,
+            initial_retry: InitialRetry::Once,
+            receive_capacity: 250_000,
+            publish_timeout: Duration::from_secs(5),
+            srv_names: Vec::new(),
+            srv_nameserver: None,
+        }
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::errors::{Failure, Kind};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::CertificateDer;
 use rustls::{AlertDescription, CertificateError};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-fn read(role: &str, path: &Path) -> Result<Vec<u8>, Failure> {
+pub(crate) fn read(role: &str, path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| {
         let hint = match e.kind() {
             io::ErrorKind::NotFound => {
@@ -36,7 +36,10 @@ fn read(role: &str, path: &Path) -> Result<Vec<u8>, Failure> {
     })
 }
 
-fn certificates(role: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Failure> {
+pub(crate) fn certificates(
+    role: &str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, Failure> {
     let pem = read(role, path)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -56,37 +59,17 @@ fn certificates(role: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>,
 }
 
 impl TlsFiles {
-    /// Checks that every file exists, parses, and that the key belongs to the
-    /// certificate. RSA keys as Puppet writes them (PKCS#1), PKCS#8 and EC keys
-    /// are accepted.
+    /// The pre-flight checks that do not depend on the certname: every file
+    /// exists and parses, the certificate chains to the CA (with any
+    /// intermediates in the certificate file), the key belongs to the
+    /// certificate, and the certificate is valid now. RSA keys as Puppet writes
+    /// them (PKCS#1), PKCS#8 and EC keys are accepted. The first problem, in
+    /// that order, is the error (see `cert_check.rs`).
     pub fn check(&self) -> Result<(), Failure> {
-        certificates("CA", &self.ca)?;
-        let chain = certificates("certificate", &self.cert)?;
-        let pem = read("private key", &self.key)?;
-        let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
-            Failure::config(format!(
-                "The private key file {} holds no PEM private key (RSA PKCS#1, PKCS#8 or EC)",
-                self.key.display()
-            ))
-        })?;
-        let provider = rustls::crypto::ring::default_provider();
-        let signing_key = provider.key_provider.load_private_key(key).map_err(|e| {
-            Failure::config(format!(
-                "The private key in {} cannot be used: {e}",
-                self.key.display()
-            ))
-        })?;
-        let certified = rustls::sign::CertifiedKey::new(chain, signing_key);
-        if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
-            certified.keys_match()
-        {
-            return Err(Failure::config(format!(
-                "The private key {} does not belong to the certificate {}: use the key the certificate was issued for",
-                self.key.display(),
-                self.cert.display()
-            )));
+        match self.report(None).first_problem() {
+            Some(problem) => Err(Failure::config(problem.line.clone())),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

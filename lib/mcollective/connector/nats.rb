@@ -23,7 +23,7 @@ module MCollective
       def connect
         return if @connection && !@connection.closed?
 
-        @connection = ChoriaNats::Connection.connect(**connection_options)
+        @connection = ChoriaNats::Connection.connect(**connection_options, **@settings.reconnect_options)
         nil
       end
 
@@ -123,6 +123,7 @@ module MCollective
       def connection_options
         paths = ChoriaNats::SSLPaths.new(identity: @config.identity, ssldir: @settings.ssldir)
         Log.info("Using certificate #{paths.cert_file} for certname #{paths.certname} from #{paths.reason}")
+        ChoriaNats::CertificateCheck.for_paths(paths).check! # each file, the chain, the certname, key and expiry
         brokers = ChoriaNats::BrokerList.new(middleware_hosts: @settings.middleware_hosts,
                                              srv_domain: @settings.srv_domain, use_srv: @settings.use_srv?,
                                              nameserver: @settings.srv_nameserver)

@@ -1,0 +1,86 @@
+# frozen_string_literal: true
+
+require "socket"
+require_relative "errors"
+
+module ChoriaNats
+  # The parts of an MCollective server.cfg / client.cfg the diagnostics need,
+  # read as MCollective reads them (`key = value` lines, `plugin.*` settings,
+  # and `plugin.d/<plugin>.cfg` beside the file), without loading MCollective.
+  class ConfigFile
+    # Where mco looks for its config (after ~/.mcollective), and mcollectived for its own.
+    CLIENT_FILES = %w[/etc/puppetlabs/mcollective/client.cfg /etc/mcollective/client.cfg].freeze
+    SERVER_FILES = %w[/etc/puppetlabs/mcollective/server.cfg /etc/mcollective/server.cfg].freeze
+
+    # The config file read.
+    attr_reader :path
+    # The identity (the host name when the file sets none).
+    attr_reader :identity
+    # The `plugin.*` settings without the `plugin.` prefix, as MCollective's Config#pluginconf.
+    attr_reader :pluginconf
+    # MCollective's connection_timeout, or nil.
+    attr_reader :connection_timeout
+
+    # The config a command run by this user would read: root's server.cfg, anyone else's
+    # ~/.mcollective or client.cfg. Raises ChoriaNats::ConfigurationError when there is none.
+    def self.default_path(uid: Process.uid, home: Dir.home, server_files: SERVER_FILES, client_files: CLIENT_FILES)
+      candidates = uid.zero? ? server_files + client_files : [File.join(home, ".mcollective")] + client_files
+      found = candidates.find { |file| File.file?(file) }
+      return found if found
+
+      raise ConfigurationError, "No MCollective config found (looked for #{candidates.join(', ')}): " \
+                                "pass --config FILE (server.cfg or client.cfg)"
+    end
+
+    # Reads `path`; raises ChoriaNats::ConfigurationError when it cannot.
+    def initialize(path)
+      @path = File.expand_path(path)
+      @pluginconf = {}
+      @identity = nil
+      @connection_timeout = nil
+      parse(read(@path))
+      read_plugin_dir(File.join(File.dirname(@path), "plugin.d"))
+      @identity ||= Socket.gethostname
+    end
+
+    private
+
+    def read(file)
+      File.read(file)
+    rescue SystemCallError => e
+      raise ConfigurationError, "Cannot read the MCollective config #{file}: #{e.message}"
+    end
+
+    def parse(text, prefix: nil)
+      text.each_line do |line|
+        line = line.sub(/\s*\z/, "")
+        next if line.start_with?("#") || line.empty?
+
+        match = line.match(/\A(.+?)\s*=\s*(.+)\z/)
+        next unless match
+
+        key = match[1].strip
+        prefix ? @pluginconf["#{prefix}.#{key}"] = match[2] : setting(key, match[2])
+      end
+    end
+
+    def setting(key, value)
+      case key
+      when "identity" then @identity = value
+      when "connection_timeout" then @connection_timeout = Float(value, exception: false)
+      when /\Aplugin\.(.+)\z/ then @pluginconf[Regexp.last_match(1)] = value
+      end
+    end
+
+    def read_plugin_dir(dir)
+      return unless File.directory?(dir)
+
+      Dir.children(dir).sort.each do |name|
+        plugin = name[/\A(\w+)\.cfg\z/, 1]
+        next unless plugin
+
+        parse(read(File.join(dir, name)), prefix: plugin)
+      end
+    end
+  end
+end

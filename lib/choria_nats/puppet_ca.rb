@@ -1,0 +1,210 @@
+# frozen_string_literal: true
+
+require "net/http"
+require "openssl"
+require_relative "errors"
+require_relative "broker_list"
+
+module ChoriaNats
+  # A client of the Puppet CA's HTTP API (`/puppet-ca/v1`), for `mco choria request_cert`.
+  #
+  # Without a CA file the CA's certificate is fetched unverified (nothing else
+  # can be trusted yet: show its fingerprint); with one, every request
+  # verifies the CA server's certificate against it and the host name dialled.
+  # Every failure is a ChoriaNats::CertificateRequestError naming the CA's
+  # `host:port`, where that came from, and the HTTP status and body.
+  class PuppetCA
+    # The API's path prefix.
+    PREFIX = "/puppet-ca/v1"
+    # Seconds for connecting and for each read.
+    TIMEOUT = 10
+    # How much of a response body goes into an error message.
+    BODY_EXCERPT = 300
+
+    # Where the CA is: plugin.choria.puppetca_host (and _port), else the SRV
+    # records `_x-puppet-ca._tcp` then `_x-puppet._tcp` of the domain (as for
+    # the brokers: plugin.choria.srv_domain or facter), else `puppet:8140`.
+    class Location < BrokerList
+      # The SRV services looked up under the domain, in order.
+      SRV_SERVICES = %w[_x-puppet-ca._tcp _x-puppet._tcp].freeze
+      # Puppet's port.
+      DEFAULT_PORT = 8140
+      # The CA when nothing else names one.
+      DEFAULT_BROKER = "puppet:8140"
+
+      # The location from a ChoriaNats::PluginSettings; `resolver` and `domain_lookup` as for BrokerList.
+      def self.from_settings(settings, **options)
+        port = settings.puppetca_port
+        host = settings.puppetca_host
+        new(middleware_hosts: host && "#{host}:#{port || DEFAULT_PORT}", port: port,
+            srv_domain: settings.srv_domain, use_srv: settings.use_srv?, nameserver: settings.srv_nameserver,
+            **options)
+      end
+
+      # port:: plugin.choria.puppetca_port, used with the default host too; the rest as for BrokerList.
+      def initialize(port: nil, **options)
+        super(**options)
+        @port = port
+      end
+
+      # `[["host:port", "config"|"srv"|"default"]]`: only the first is used.
+      def servers
+        list = super
+        return list unless @source == :default && @port
+
+        found(:default, ["puppet:#{@port}"])
+      end
+
+      # One line: the CA and where it came from.
+      def description
+        servers unless @source
+        list = @hosts.join(", ")
+        case @source
+        when :config then "Puppet CA from plugin.choria.puppetca_host: #{list}"
+        when :srv then "Puppet CA from SRV #{srv_name}: #{list}"
+        else "Puppet CA: none configured and #{default_reason}: using the default #{list}"
+        end
+      end
+    end
+
+    # The CA's host and port, and where they came from.
+    attr_reader :host, :port, :source
+    # The CA file that verifies the CA server, or nil.
+    attr_accessor :ca_file
+
+    # address:: "host:port" ("[v6]:port" for IPv6); source:: config, srv or default
+    def initialize(address, source: "config", ca_file: nil, timeout: TIMEOUT)
+      match = address.to_s.match(/\A\[?(?<host>[^\[\]]+?)\]?:(?<port>\d+)\z/)
+      raise ConfigurationError, "The Puppet CA address must be host:port, not #{address.inspect}" unless match
+
+      @host = match[:host]
+      @port = Integer(match[:port], 10)
+      @source = source
+      @ca_file = ca_file
+      @timeout = timeout
+    end
+
+    # `host:port (source)`, as errors and progress lines name the CA.
+    def to_s
+      "#{@host.include?(':') ? "[#{@host}]" : @host}:#{@port} (#{@source})"
+    end
+
+    # The CA's certificate (GET /certificate/ca). Unverified when no CA file is set.
+    def ca_certificate
+      response = request(:get, "#{PREFIX}/certificate/ca")
+      expect_ok(response, :get, "#{PREFIX}/certificate/ca")
+      certificate_from(response.body, "#{PREFIX}/certificate/ca")
+    end
+
+    # The signed certificate for `certname`, or nil while there is none (404).
+    def certificate(certname)
+      path = "#{PREFIX}/certificate/#{escape(certname)}"
+      response = request(:get, path)
+      return nil if response.code == "404"
+
+      expect_ok(response, :get, path)
+      certificate_from(response.body, path)
+    end
+
+    # The pending request for `certname` (an OpenSSL::X509::Request), or nil (404).
+    def certificate_request(certname)
+      path = "#{PREFIX}/certificate_request/#{escape(certname)}"
+      response = request(:get, path)
+      return nil if response.code == "404"
+
+      expect_ok(response, :get, path)
+      OpenSSL::X509::Request.new(response.body)
+    rescue OpenSSL::X509::RequestError
+      raise CertificateRequestError, "The Puppet CA #{self} answered GET #{path} with something that is not a PEM " \
+                                     "certificate request: #{excerpt(response.body)}"
+    end
+
+    # Submits `csr` (an OpenSSL::X509::Request) for `certname` (PUT /certificate_request/<certname>).
+    def submit(certname, csr)
+      path = "#{PREFIX}/certificate_request/#{escape(certname)}"
+      response = request(:put, path, csr.to_pem)
+      expect_ok(response, :put, path)
+      nil
+    end
+
+    private
+
+    def escape(certname)
+      unless certname.match?(/\A[a-z0-9._-]+\z/)
+        raise ConfigurationError, "The certname #{certname.inspect} is not one Puppet accepts: use lower-case " \
+                                  "letters, digits, '.', '-' and '_' (set MCOLLECTIVE_CERTNAME)"
+      end
+
+      certname
+    end
+
+    def request(method, path, body = nil)
+      http = Net::HTTP.new(@host, @port)
+      configure_tls(http)
+      http.start do |session|
+        message = method == :put ? Net::HTTP::Put.new(path) : Net::HTTP::Get.new(path)
+        message["Accept"] = "text/plain"
+        if body
+          message["Content-Type"] = "text/plain"
+          message.body = body
+        end
+        session.request(message)
+      end
+    rescue OpenSSL::SSL::SSLError => e
+      raise CertificateRequestError, tls_failure(e)
+    rescue Net::OpenTimeout, Net::ReadTimeout, Net::WriteTimeout
+      raise CertificateRequestError, "The Puppet CA #{self} did not answer #{method.upcase} #{path} within " \
+                                     "#{@timeout}s: check that puppetserver runs there and that a firewall lets " \
+                                     "the port through"
+    rescue SocketError, SystemCallError, IOError => e
+      raise CertificateRequestError, "Cannot reach the Puppet CA #{self}: #{e.message}: check " \
+                                     "plugin.choria.puppetca_host and plugin.choria.puppetca_port, or the SRV " \
+                                     "records _x-puppet-ca._tcp and _x-puppet._tcp"
+    end
+
+    def configure_tls(http)
+      http.use_ssl = true
+      http.min_version = OpenSSL::SSL::TLS1_2_VERSION
+      http.open_timeout = @timeout
+      http.read_timeout = @timeout
+      http.write_timeout = @timeout if http.respond_to?(:write_timeout=)
+      if @ca_file
+        http.verify_mode = OpenSSL::SSL::VERIFY_PEER
+        http.ca_file = @ca_file
+        http.cert_store = OpenSSL::X509::Store.new # the CA file only: never the system roots
+        http.verify_hostname = true
+      else
+        # The first download: nothing to verify against yet. The caller shows the fingerprint.
+        http.verify_mode = OpenSSL::SSL::VERIFY_NONE
+      end
+    end
+
+    def tls_failure(error)
+      return "TLS with the Puppet CA #{self} failed: #{error.message}" unless @ca_file
+
+      "The Puppet CA #{self} presented a certificate that does not verify against the CA file #{@ca_file} " \
+        "(#{error.message.sub(/\A.*state=error: /, '')}): dial the CA by a name its certificate holds, or, if " \
+        "the CA was rebuilt, move #{@ca_file} away and run again"
+    end
+
+    def expect_ok(response, method, path)
+      return if response.is_a?(Net::HTTPSuccess)
+
+      raise CertificateRequestError, "The Puppet CA #{self} answered #{response.code} #{response.message} to " \
+                                     "#{method.upcase} #{path}: #{excerpt(response.body)}"
+    end
+
+    def certificate_from(body, path)
+      OpenSSL::X509::Certificate.new(body)
+    rescue OpenSSL::X509::CertificateError
+      raise CertificateRequestError, "The Puppet CA #{self} answered GET #{path} with something that is not a PEM " \
+                                     "certificate: #{excerpt(body)}"
+    end
+
+    def excerpt(body)
+      text = body.to_s.encode("UTF-8", invalid: :replace, undef: :replace).gsub(/\s+/, " ").strip
+      text = "(empty body)" if text.empty?
+      text.length > BODY_EXCERPT ? "#{text[0, BODY_EXCERPT]}..." : text
+    end
+  end
+end

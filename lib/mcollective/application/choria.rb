@@ -1,0 +1,75 @@
+# frozen_string_literal: true
+
+require "choria_nats"
+require "choria_nats/certificate_request"
+require "choria_nats/doctor"
+
+module MCollective
+  class Application
+    # `mco choria request_cert` and `mco choria show_config`, from the choria-nats gem.
+    # A thin layer: the work is in ChoriaNats::CertificateRequest and ChoriaNats::Doctor.
+    class Choria < Application
+      # The commands this application knows.
+      COMMANDS = %w[request_cert show_config].freeze
+
+      description "choria-nats: get a certificate from the Puppet CA, or show how this node reaches NATS"
+      usage "mco choria request_cert [--wait SECONDS]"
+      usage "mco choria show_config"
+
+      option :wait,
+             description: "Seconds to wait for the CA to sign the request " \
+                          "(default #{ChoriaNats::CertificateRequest::DEFAULT_WAIT}; 0: submit and stop)",
+             arguments: ["--wait SECONDS"],
+             type: Float,
+             validate: ->(seconds) { seconds >= 0 || "--wait needs 0 or more seconds" }
+
+      exclude_argument_sections "common", "filter", "rpc"
+
+      # The command is the first word after `choria`.
+      def post_option_parser(configuration)
+        configuration[:command] = ARGV.shift unless ARGV.empty?
+      end
+
+      # Only known commands.
+      def validate_configuration(configuration)
+        return if COMMANDS.include?(configuration[:command])
+
+        raise "Give a command: mco choria #{COMMANDS.join(' | ')} (mco help choria)"
+      end
+
+      def main
+        $stdout.sync = true # progress lines show as they happen, in order with errors
+        exit(send(configuration[:command]))
+      end
+
+      private
+
+      def request_cert
+        settings = ChoriaNats::PluginSettings.new(config.pluginconf)
+        paths = ChoriaNats::SSLPaths.new(identity: config.identity, ssldir: settings.ssldir)
+        location = ChoriaNats::PuppetCA::Location.from_settings(settings)
+        address, source = location.servers.first
+        puts(location.description)
+        wait = configuration.fetch(:wait, ChoriaNats::CertificateRequest::DEFAULT_WAIT)
+        ChoriaNats::CertificateRequest.new(paths: paths, puppet_ca: ChoriaNats::PuppetCA.new(address, source: source),
+                                           wait: wait).run
+        0
+      rescue ChoriaNats::Error => e
+        warn("mco choria request_cert: #{e.message}")
+        1
+      end
+
+      def show_config
+        ChoriaNats::Doctor.new(identity: config.identity, pluginconf: config.pluginconf,
+                               config_file: config.configfile).run
+      rescue ChoriaNats::Error => e
+        warn("mco choria show_config: #{e.message}")
+        1
+      end
+
+      def config
+        MCollective::Config.instance
+      end
+    end
+  end
+end

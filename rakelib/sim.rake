@@ -1,0 +1,12 @@
+# frozen_string_literal: true
+
+# `rake sim`: the fleet simulation of sim/run.rb (see the README's Sizing):
+# 1,000, 5,000 and 10,000 simulated nodes through a broker restart, with the
+# gem's reconnect policy and with async-nats' default, then a reply fan-out.
+# Options go through SIM_ARGS, for example SIM_ARGS="--nodes 1000 --no-fanout".
+require "shellwords"
+
+desc "Simulate 1k/5k/10k nodes reconnecting after a broker restart, and a reply fan-out (SIM_ARGS=...)"
+task sim: :compile do
+  ruby File.expand_path("../sim/run.rb", __dir__), *Shellwords.split(ENV.fetch("SIM_ARGS", ""))
+end
