@@ -33,10 +33,12 @@ OptionParser.new do |opts|
 end.parse!
 
 def row(result)
-  format("| %-8<policy>s | %6<nodes>d | %9<all>s | %6<first>s | %5<peak>d | %5<acc>.2f | %6<cpu>s | %11<subs>s |",
-         policy: result[:policy], nodes: result[:nodes], all: result[:all_back] || "not all",
-         first: result[:first_back], peak: result[:peak_per_100ms], acc: result[:accepted_per_node],
-         cpu: result[:broker_cpu], subs: "#{result.dig(:subscriptions, :direct_ok)}/#{result[:nodes]}")
+  format("| %-8<policy>s | %6<nodes>d | %6<first>s | %6<half>s | %9<all>s | %5<peak>d | %5<acc>.2f " \
+         "| %6<cpu>s | %6<other>s | %11<subs>s |",
+         policy: result[:policy], nodes: result[:nodes], first: result[:first_back], half: result[:p50_back],
+         all: result[:all_back] || "not all", peak: result[:peak_per_100ms], acc: result[:accepted_per_node],
+         cpu: result[:broker_cpu], other: result[:other_cpu],
+         subs: "#{result.dig(:subscriptions, :direct_ok)}/#{result[:nodes]}")
 end
 
 limits = ChoriaNats::Sim.limits
@@ -67,8 +69,9 @@ File.write(options[:json], JSON.pretty_generate(results))
 puts
 puts "Broker restart after a #{options[:outage]} s outage (times in seconds from the restart)"
 puts
-puts "| policy   |  nodes |  all back |  first | peak/100ms | accepted/node | broker CPU s | subscriptions |"
-puts "|---|---:|---:|---:|---:|---:|---:|---:|"
+puts "| policy | nodes | first back | half back | all back | peak/100ms | accepted/node | broker CPU s " \
+     "| other CPU s | every node receives |"
+puts "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 results[:storms].each { |r| puts row(r) }
 unless results[:fanout].empty?
   puts

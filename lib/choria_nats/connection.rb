@@ -26,8 +26,9 @@ module ChoriaNats
     # name:: the connection name the broker shows (the identity)
     # connect_timeout:: seconds for TCP, TLS and CONNECT of one attempt (2)
     # ping_interval:: seconds between pings; two unanswered pings end the link (20)
-    # reconnect_initial_delay, reconnect_max_delay:: the jittered back-off (0.5, 20)
-    # reconnect_spread:: seconds a fleet spreads its return over after its broker refused it (25)
+    # reconnect_initial_delay, reconnect_max_delay:: the jittered back-off (0.5, 60; see backoff.rs)
+    # reconnect_spread:: seconds over which a fleet spreads its return after its links dropped, and the retry
+    #   period while the broker refuses it (25)
     # randomize:: shuffle the servers (true)
     # retry_initial_connect:: false: one round over the servers; true: for ever;
     #   a number: keep trying that many seconds

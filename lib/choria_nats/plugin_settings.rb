@@ -95,8 +95,8 @@ module ChoriaNats
       reconnect_seconds("reconnect_max_delay")
     end
 
-    # plugin.choria.network.reconnect_spread: seconds over which the nodes of a broker that
-    # refused them (a restart) spread their return; size it to nodes per broker (README: Sizing).
+    # plugin.choria.network.reconnect_spread: seconds over which the nodes of a broker spread their
+    # return after their links dropped, and their retry period while it refuses them (README: Sizing).
     def reconnect_spread
       reconnect_seconds("reconnect_spread")
     end

@@ -6,9 +6,10 @@
 //! A broker does each TLS handshake in its own goroutine, all sharing its
 //! cores: when more arrive than it can finish, every handshake slows down
 //! together until they pass its TLS timeout (2 s by default) and fail, are
-//! retried, and fail again. `sim/run.rb` measured ~1.8 ms of broker CPU per
-//! handshake (RSA 2048, client certificates) and saw 10,000 nodes with
-//! async-nats' own back-off never all come back (see the README's Sizing).
+//! retried, and fail again. `sim/run.rb` measured ~2.2 ms of broker CPU per
+//! node back (TLS 1.3, RSA 2048, client certificates), and 10,000 nodes with
+//! async-nats' own back-off cost the broker 2.1 to 3.1 handshakes each (see
+//! the README's Sizing).
 //!
 //! The wait depends on how the last attempt failed, and how many of that kind
 //! failed in a row:
