@@ -57,7 +57,7 @@ module ChoriaNats
     def srv_names
       return [] if @source == :config || !@use_srv || @domain.nil?
 
-      SRV_SERVICES.map { |service| "#{service}.#{@domain}" }
+      self.class::SRV_SERVICES.map { |service| "#{service}.#{@domain}" }
     end
 
     # One log line: the brokers and where they came from.
