@@ -28,7 +28,8 @@ module ChoriaNats
     end
 
     # One scenario: its contenders, metrics, a measurement and its targets.
-    # Subclasses define #title, #contenders, #metrics, #run(who, round) and #checks(summary).
+    # Subclasses define METRICS, #title, #run(who, round) and #checks(summary), and may
+    # override #contenders.
     class Scenario
       # The name in the JSON and the table.
       attr_reader :key
@@ -41,6 +42,16 @@ module ChoriaNats
 
       # Work done once before the first round (building payloads and the like).
       def setup; end
+
+      # Who is measured: the connection class against the bare client, unless a scenario says otherwise.
+      def contenders
+        %i[connection bare]
+      end
+
+      # What is measured: the scenario's METRICS.
+      def metrics
+        self.class::METRICS
+      end
 
       # Every contender once, in an order that rotates with +round+; returns {who => result}.
       def run_round(round)

@@ -29,16 +29,6 @@ module ChoriaNats
         "connect (TLS, verified), fresh process"
       end
 
-      # Who is measured.
-      def contenders
-        %i[connection bare]
-      end
-
-      # What is measured.
-      def metrics
-        METRICS
-      end
-
       # BENCH_CONNECTS processes of +who+; the medians.
       def run(who, _round)
         argv = if who == :bare

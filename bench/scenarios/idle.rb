@@ -32,16 +32,6 @@ module ChoriaNats
         "idle #{format('%g', settings.idle_seconds)} s, #{settings.idle_subscriptions} subscriptions"
       end
 
-      # Who is measured.
-      def contenders
-        %i[connection bare]
-      end
-
-      # What is measured.
-      def metrics
-        METRICS
-      end
-
       # Both processes at once: they are idle, so they do not compete.
       def run_round(round)
         processes = contenders.rotate(round).to_h { |who| [who, start(who, round)] }

@@ -26,11 +26,6 @@ module ChoriaNats
         %i[bare connection connector queued floor]
       end
 
-      # What is measured.
-      def metrics
-        METRICS
-      end
-
       # Loads MCollective and the floor's bodies.
       def setup
         rig.mcollective

@@ -12,16 +12,6 @@ module ChoriaNats
         "publish #{settings.count} x #{settings.size} B"
       end
 
-      # Who is measured.
-      def contenders
-        %i[connection bare]
-      end
-
-      # What is measured.
-      def metrics
-        METRICS
-      end
-
       # One publish run of +who+.
       def run(who, round)
         who == :bare ? bare(round) : connection(round)

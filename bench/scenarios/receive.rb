@@ -25,16 +25,6 @@ module ChoriaNats
         "receive #{settings.count} x #{settings.size} B"
       end
 
-      # Who is measured.
-      def contenders
-        %i[connection bare]
-      end
-
-      # What is measured.
-      def metrics
-        METRICS
-      end
-
       # One receive run of +who+.
       def run(who, round)
         subject = "bench.receive.#{round}.#{who}"

@@ -23,16 +23,6 @@ module ChoriaNats
         "request/reply #{settings.round_trips} x #{settings.size} B"
       end
 
-      # Who is measured.
-      def contenders
-        %i[connection bare]
-      end
-
-      # What is measured.
-      def metrics
-        METRICS
-      end
-
       # One run of +who+ against a fresh responder.
       def run(who, round)
         subject = "bench.request.#{round}.#{who}"
