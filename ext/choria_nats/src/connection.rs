@@ -8,6 +8,7 @@ use crate::connect;
 use crate::errors::{raise, Failure, Kind};
 use crate::link::Link;
 use crate::log_queue::LogQueue;
+use crate::outgoing_blocks::OutgoingBlocks;
 use crate::receive_queue::{forward, ReceiveQueue};
 use crate::runtime::NatsRuntime;
 use crate::server_pool::ServerPool;
@@ -34,6 +35,12 @@ const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 /// Messages async-nats buffers for sending (its default `client_capacity`),
 /// also while reconnecting: a small bound, since replies hours old are worthless.
 pub const OUTGOING_BUFFER: usize = 2048;
+/// How long `receive` polls an empty queue before it sleeps: longer than a
+/// request/reply round trip on loopback, and cheap next to the sleep and
+/// wake-up it saves (see `wait::poll_until`).
+const RECEIVE_SPIN: Duration = Duration::from_micros(300);
+/// Waits that are not expected to end soon go straight to sleep.
+const NO_SPIN: Duration = Duration::ZERO;
 /// `flush`'s deadline when none is given.
 const DEFAULT_FLUSH: Duration = Duration::from_secs(10);
 
@@ -45,6 +52,8 @@ struct Live {
     subscriptions: Mutex<HashMap<String, oneshot::Sender<()>>>,
     /// Set by `close`, ending every wait on this connection.
     closed: watch::Sender<bool>,
+    /// Where publish copies its subjects and payloads.
+    outgoing: OutgoingBlocks,
     /// Last, so the tasks above go first.
     runtime: NatsRuntime,
 }
@@ -101,6 +110,11 @@ async fn publish_one(
         Some(reply) => client.publish_with_reply(subject, reply, payload).await,
         None => client.publish(subject, payload).await,
     }
+}
+
+fn not_utf8(ruby: &Ruby, what: &str) -> Error {
+    Failure::new(Kind::Publish, format!("Cannot publish: the {what} is not valid UTF-8"))
+        .into_error(ruby)
 }
 
 /// Ruby's own message for a wrong number of arguments.
@@ -182,10 +196,11 @@ impl Connection {
         rb_self: Obj<Self>,
         runtime: &NatsRuntime,
         deadline: Option<Instant>,
+        spin: Duration,
         future: F,
     ) -> Result<Waited<F::Output>, Error> {
         let deliver = || Self::deliver_logs(ruby, rb_self);
-        wait_for(ruby, runtime, rb_self.logs(), &deliver, deadline, future)
+        wait_for(ruby, runtime, rb_self.logs(), &deliver, deadline, spin, future)
     }
 
     /// Connects; returns false when already connected. Waits as
@@ -205,7 +220,7 @@ impl Connection {
         let settings = rb_self.settings.clone();
         let link = Arc::clone(&rb_self.link);
         let mut task = runtime.spawn(async move { connect::initial(&settings, &link).await });
-        let client = match Self::wait(ruby, rb_self, &runtime, None, &mut task)? {
+        let client = match Self::wait(ruby, rb_self, &runtime, None, NO_SPIN, &mut task)? {
             Waited::Done(Ok(Ok(client))) => client,
             Waited::Done(Ok(Err(failure))) => return Err(failure.into_error(ruby)),
             Waited::Done(Err(join)) => {
@@ -223,6 +238,7 @@ impl Connection {
             queue: ReceiveQueue::new(rb_self.settings.receive_capacity),
             subscriptions: Mutex::new(HashMap::new()),
             closed,
+            outgoing: OutgoingBlocks::default(),
             runtime,
         };
         *rb_self.live.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(live));
@@ -238,15 +254,22 @@ impl Connection {
             [subject, payload, reply] => (subject, payload, Some(reply)),
             _ => return Err(arity_error(ruby, args.len(), "2..3")),
         };
-        let subject = String::try_convert(subject)?;
+        let subject = RString::try_convert(subject)?;
         let payload = RString::try_convert(payload)?;
         let reply = match reply {
-            Some(reply) if !reply.is_nil() => Some(String::try_convert(reply)?),
+            Some(reply) if !reply.is_nil() => Some(RString::try_convert(reply)?),
             _ => None,
         };
-        // SAFETY: copied at once, with the GVL held and no Ruby code in between.
-        let payload = Bytes::copy_from_slice(unsafe { payload.as_slice() });
         let live = rb_self.live().map_err(raise(ruby))?;
+        // SAFETY: each slice is copied at once, with the GVL held and no Ruby
+        // code in between.
+        let copy = |string: RString| live.outgoing.copy(unsafe { string.as_slice() });
+        let (subject, payload, reply) = (copy(subject), copy(payload), reply.map(copy));
+        let subject = Subject::from_utf8(subject).map_err(|_| not_utf8(ruby, "subject"))?;
+        let reply = match reply {
+            Some(reply) => Some(Subject::from_utf8(reply).map_err(|_| not_utf8(ruby, "reply subject"))?),
+            None => None,
+        };
         if rb_self.logs().pending() {
             Self::deliver_logs(ruby, rb_self)?;
         }
@@ -254,15 +277,15 @@ impl Connection {
         let subject_name = subject.clone();
         let mut sending = pin!(publish_one(
             &live.client,
-            Subject::from(subject),
-            reply.map(Subject::from),
+            subject,
+            reply,
             payload
         ));
         let result = match sending.as_mut().now_or_never() {
             Some(result) => result,
             None => {
                 let deadline = Instant::now() + rb_self.settings.publish_timeout;
-                match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), sending)? {
+                match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, sending)? {
                     Waited::Done(result) => result,
                     Waited::TimedOut => {
                         return Err(Failure::timeout(format!(
@@ -276,7 +299,7 @@ impl Connection {
                 }
             }
         };
-        result.map_err(|e| publish_failure(e, &subject_name, size, &live.client).into_error(ruby))
+        result.map_err(|e| publish_failure(e, subject_name.as_str(), size, &live.client).into_error(ruby))
     }
 
     /// Subscribes; returns false when already subscribed to `subject`.
@@ -294,7 +317,7 @@ impl Connection {
         let mut subscribing = pin!(live.client.subscribe(subject.clone()));
         let result = match subscribing.as_mut().now_or_never() {
             Some(result) => result,
-            None => match Self::wait(ruby, rb_self, &live.runtime, None, subscribing)? {
+            None => match Self::wait(ruby, rb_self, &live.runtime, None, NO_SPIN, subscribing)? {
                 Waited::Done(result) => result,
                 Waited::TimedOut => unreachable!("no deadline was set"),
             },
@@ -364,7 +387,7 @@ impl Connection {
                 _ = closed.wait_for(|closed| *closed) => None,
             }
         };
-        match Self::wait(ruby, rb_self, &live.runtime, deadline, receiving)? {
+        match Self::wait(ruby, rb_self, &live.runtime, deadline, RECEIVE_SPIN, receiving)? {
             Waited::Done(Some(message)) => Ok(Some(to_ruby(ruby, message))),
             Waited::Done(None) => Err(Failure::connection(
                 "The NATS connection was closed while receiving",
@@ -379,7 +402,7 @@ impl Connection {
         let timeout = seconds_arg(ruby, args, "flush")?.unwrap_or(DEFAULT_FLUSH);
         let live = rb_self.live().map_err(raise(ruby))?;
         let deadline = Instant::now() + timeout;
-        match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), live.client.flush())? {
+        match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, live.client.flush())? {
             Waited::Done(Ok(())) => Ok(()),
             Waited::Done(Err(e)) => Err(Failure::connection(format!("Flushing the NATS connection failed: {e}")).into_error(ruby)),
             Waited::TimedOut => Err(Failure::timeout(format!(
@@ -425,7 +448,7 @@ impl Connection {
             .clear();
         if live.client.connection_state() == State::Connected {
             let deadline = Some(Instant::now() + CLOSE_FLUSH);
-            let _ = Self::wait(ruby, rb_self, &live.runtime, deadline, live.client.flush())?;
+            let _ = Self::wait(ruby, rb_self, &live.runtime, deadline, NO_SPIN, live.client.flush())?;
         }
         live.closed.send_replace(true);
         rb_self

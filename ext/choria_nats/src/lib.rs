@@ -10,6 +10,7 @@ mod errors;
 mod gvl;
 pub mod link;
 mod log_queue;
+mod outgoing_blocks;
 mod receive_queue;
 mod runtime;
 pub mod server_pool;
