@@ -33,6 +33,14 @@ module ChoriaNats
       envelope
     end
 
+    # The message bytes a decoded envelope carries. Decoded here rather than by
+    # MCollective::Message.new(base64: true): MCollective's SSL.base64_decode
+    # checks the characters with a regular expression that #decode has
+    # already applied as a String#count, and costs 5 us of its 8.5 us.
+    def self.payload(envelope)
+      envelope["data"].unpack1("m")
+    end
+
     def self.parse(body)
       unless body.encoding == Encoding::UTF_8
         body = body.dup if body.frozen?

@@ -183,6 +183,20 @@ RSpec.describe ChoriaNats::Connection, "against a TLS nats-server with verify: t
     expect(connection.receive(5)).to eq(["big.test", nil, "fits"])
   end
 
+  it "refuses subjects that are not UTF-8 or not valid NATS subjects, and stays connected", bounded: 30 do
+    connection = connect_client(pki, server)
+    expect { connection.publish("bad.\xFF".b, "x") }
+      .to raise_error(ChoriaNats::PublishError, "Cannot publish: the subject is not valid UTF-8")
+    expect { connection.publish("ok", "x", "bad.\xFE".b) }
+      .to raise_error(ChoriaNats::PublishError, "Cannot publish: the reply subject is not valid UTF-8")
+    expect { connection.publish("has space", "x") }
+      .to raise_error(ChoriaNats::PublishError, /invalid NATS subject "has space"/)
+    connection.subscribe("after.bad")
+    connection.flush
+    connection.publish("after.bad", "fine")
+    expect(connection.receive(5)).to eq(["after.bad", nil, "fine"])
+  end
+
   it "closes idempotently and then refuses to work" do
     connection = connect_client(pki, server)
     connection.close

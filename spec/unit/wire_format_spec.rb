@@ -76,6 +76,15 @@ RSpec.describe "The choria:transport:1 wire format" do
         expect(message.headers).to eq(transport["headers"])
       end
 
+      it "gives MCollective the message the older connectors gave it" do
+        wire.inbox << [sample["nats"]["subject"], sample["nats"]["reply"], sample["payload"].b]
+        ours = connector.receive
+        theirs = older_reader(sample["payload"])
+        state = ->(m) { m.instance_variables.to_h { |ivar| [ivar, m.instance_variable_get(ivar)] } }
+        expect(state.call(ours)).to eq(state.call(theirs))
+        expect(ours.payload.encoding).to eq(theirs.payload.encoding)
+      end
+
       it "decodes the same when the base64 has no line breaks" do
         compact = JSON.generate(transport.merge("data" => Base64.strict_encode64(Base64.decode64(transport["data"]))))
         expect(compact).not_to include("\\n")

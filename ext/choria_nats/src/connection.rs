@@ -113,8 +113,11 @@ async fn publish_one(
 }
 
 fn not_utf8(ruby: &Ruby, what: &str) -> Error {
-    Failure::new(Kind::Publish, format!("Cannot publish: the {what} is not valid UTF-8"))
-        .into_error(ruby)
+    Failure::new(
+        Kind::Publish,
+        format!("Cannot publish: the {what} is not valid UTF-8"),
+    )
+    .into_error(ruby)
 }
 
 /// Ruby's own message for a wrong number of arguments.
@@ -200,7 +203,15 @@ impl Connection {
         future: F,
     ) -> Result<Waited<F::Output>, Error> {
         let deliver = || Self::deliver_logs(ruby, rb_self);
-        wait_for(ruby, runtime, rb_self.logs(), &deliver, deadline, spin, future)
+        wait_for(
+            ruby,
+            runtime,
+            rb_self.logs(),
+            &deliver,
+            deadline,
+            spin,
+            future,
+        )
     }
 
     /// Connects; returns false when already connected. Waits as
@@ -267,7 +278,9 @@ impl Connection {
         let (subject, payload, reply) = (copy(subject), copy(payload), reply.map(copy));
         let subject = Subject::from_utf8(subject).map_err(|_| not_utf8(ruby, "subject"))?;
         let reply = match reply {
-            Some(reply) => Some(Subject::from_utf8(reply).map_err(|_| not_utf8(ruby, "reply subject"))?),
+            Some(reply) => {
+                Some(Subject::from_utf8(reply).map_err(|_| not_utf8(ruby, "reply subject"))?)
+            }
             None => None,
         };
         if rb_self.logs().pending() {
@@ -275,12 +288,7 @@ impl Connection {
         }
         let size = payload.len();
         let subject_name = subject.clone();
-        let mut sending = pin!(publish_one(
-            &live.client,
-            subject,
-            reply,
-            payload
-        ));
+        let mut sending = pin!(publish_one(&live.client, subject, reply, payload));
         let result = match sending.as_mut().now_or_never() {
             Some(result) => result,
             None => {
@@ -299,7 +307,9 @@ impl Connection {
                 }
             }
         };
-        result.map_err(|e| publish_failure(e, subject_name.as_str(), size, &live.client).into_error(ruby))
+        result.map_err(|e| {
+            publish_failure(e, subject_name.as_str(), size, &live.client).into_error(ruby)
+        })
     }
 
     /// Subscribes; returns false when already subscribed to `subject`.
@@ -387,7 +397,14 @@ impl Connection {
                 _ = closed.wait_for(|closed| *closed) => None,
             }
         };
-        match Self::wait(ruby, rb_self, &live.runtime, deadline, RECEIVE_SPIN, receiving)? {
+        match Self::wait(
+            ruby,
+            rb_self,
+            &live.runtime,
+            deadline,
+            RECEIVE_SPIN,
+            receiving,
+        )? {
             Waited::Done(Some(message)) => Ok(Some(to_ruby(ruby, message))),
             Waited::Done(None) => Err(Failure::connection(
                 "The NATS connection was closed while receiving",
@@ -448,7 +465,14 @@ impl Connection {
             .clear();
         if live.client.connection_state() == State::Connected {
             let deadline = Some(Instant::now() + CLOSE_FLUSH);
-            let _ = Self::wait(ruby, rb_self, &live.runtime, deadline, NO_SPIN, live.client.flush())?;
+            let _ = Self::wait(
+                ruby,
+                rb_self,
+                &live.runtime,
+                deadline,
+                NO_SPIN,
+                live.client.flush(),
+            )?;
         }
         live.closed.send_replace(true);
         rb_self

@@ -47,7 +47,9 @@ pub fn wait_for<F: Future>(
             deliver()?;
         }
         let interrupt = Notify::new();
-        let spin_until = spin_until.take().map(|at| deadline.map_or(at, |d| d.min(at)));
+        let spin_until = spin_until
+            .take()
+            .map(|at| deadline.map_or(at, |d| d.min(at)));
         let ran = without_gvl(&interrupt, || {
             if let Some(out) = spin_until.and_then(|until| poll_until(future.as_mut(), until)) {
                 return Step::Done(out);

@@ -114,7 +114,7 @@ module MCollective
 
           headers = envelope["headers"]
           headers["seen-by"] << [connected_server.to_s, @config.identity] if headers["seen-by"].is_a?(Array)
-          return Message.new(envelope["data"], envelope, base64: true, headers: headers)
+          return Message.new(ChoriaNats::Envelope.payload(envelope), envelope, headers: headers)
         end
       end
 
