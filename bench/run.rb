@@ -8,7 +8,8 @@
 #   BENCH_ROUNDS=5 BENCH_SCENARIOS=publish,receive ruby bench/run.rb
 #
 # Scenarios (bench/scenarios/): publish, receive, request_reply, fan_in (one
-# per BENCH_FAN_IN count), intake, connect, idle. Contenders: bare (nats-bare),
+# per BENCH_FAN_IN count), intake, decode (reply and request envelopes), connect,
+# idle. Contenders: bare (nats-bare),
 # connection (ChoriaNats::Connection), connector (MCollective::Connector::Nats
 # making MCollective::Message objects) and floor (JSON.parse +
 # MCollective::Message.new on the same bytes, no network).
@@ -42,7 +43,7 @@ $LOAD_PATH.unshift(File.join(ChoriaNats::Bench::ROOT, "lib"))
 require "choria_nats"
 %w[pki nats_server nats_bare mcollective_config].each { |f| require_relative "../spec/support/#{f}" }
 %w[settings clock children rig scenario report chart].each { |f| require_relative "harness/#{f}" }
-%w[publish receive request_reply message_flow fan_in intake connect idle].each do |f|
+%w[publish receive request_reply message_flow fan_in intake decode connect idle].each do |f|
   require_relative "scenarios/#{f}"
 end
 
@@ -74,18 +75,20 @@ module ChoriaNats
 
       private
 
+      # How each scenario name becomes its scenarios (fan_in and decode make several).
+      BUILD = {
+        "publish" => ->(rig, _settings) { Publish.new(rig, "publish") },
+        "receive" => ->(rig, _settings) { Receive.new(rig, "receive") },
+        "request_reply" => ->(rig, _settings) { RequestReply.new(rig, "request_reply") },
+        "fan_in" => ->(rig, settings) { settings.fan_in.map { |count| FanIn.new(rig, count) } },
+        "intake" => ->(rig, _settings) { Intake.new(rig) },
+        "decode" => ->(rig, _settings) { [Decode.new(rig, :reply), Decode.new(rig, :request)] },
+        "connect" => ->(rig, _settings) { Connect.new(rig) },
+        "idle" => ->(rig, _settings) { Idle.new(rig) }
+      }.freeze
+
       def build(rig)
-        @settings.scenarios.flat_map do |name|
-          case name
-          when "publish" then Publish.new(rig, name)
-          when "receive" then Receive.new(rig, name)
-          when "request_reply" then RequestReply.new(rig, name)
-          when "fan_in" then @settings.fan_in.map { |count| FanIn.new(rig, count) }
-          when "intake" then Intake.new(rig)
-          when "connect" then Connect.new(rig)
-          when "idle" then Idle.new(rig)
-          end
-        end
+        @settings.scenarios.flat_map { |name| BUILD.fetch(name).call(rig, @settings) }
       end
 
       def banner(rig)

@@ -12,6 +12,14 @@ module ChoriaNats
       # Simulated nodes.
       attr_reader :count
 
+      # The first +count+ reply envelopes the simulated nodes send, from nats-bare itself.
+      def self.envelopes(rig, count)
+        elapsed, text = rig.children.timed([rig.bare, "envelopes", "--count", count.to_s], rig.err_file("envelopes"),
+                                           60)
+        warn(format("  (%<n>d reply envelopes from nats-bare in %<s>.2fs)", n: count, s: elapsed))
+        text.split("\n").map(&:freeze)
+      end
+
       # Fan-in of +count+ replies on +rig+.
       def initialize(rig, count)
         super(rig, "fan_in_#{count}")
@@ -39,12 +47,8 @@ module ChoriaNats
                        "--connections", settings.fan_in_connections.to_s)
       end
 
-      # The envelopes the simulated nodes send, from nats-bare itself.
       def bodies
-        elapsed, text = rig.children.timed([rig.bare, "envelopes", "--count", count.to_s], rig.err_file("envelopes"),
-                                           60)
-        warn(format("  (%<n>d reply envelopes from nats-bare in %<s>.2fs)", n: count, s: elapsed))
-        text.split("\n").map(&:freeze)
+        FanIn.envelopes(rig, count)
       end
 
       def connector_mode

@@ -12,9 +12,6 @@ module ChoriaNats
   module Envelope
     # The protocol name in the envelope.
     PROTOCOL = "choria:transport:1"
-    # Everything base64 with or without line breaks may not hold, as a
-    # String#count set (five times faster here than a regular expression).
-    NOT_BASE64 = "^A-Za-z0-9+/=\r\n"
 
     # A body that is not a valid envelope; the message says why.
     class Invalid < ChoriaNats::Error; end
@@ -35,13 +32,19 @@ module ChoriaNats
 
     # The message bytes a decoded envelope carries. Decoded here rather than by
     # MCollective::Message.new(base64: true): MCollective's SSL.base64_decode
-    # checks the characters with a regular expression that #decode has
-    # already applied as a String#count, and costs 5 us of its 8.5 us.
+    # checks the characters with a regular expression, which #decode has
+    # already done natively, and that costs 5 us of its 8.5 us.
     def self.payload(envelope)
       envelope["data"].unpack1("m")
     end
 
+    # The native parser (serde_json, 2-3 times faster here) where it is sure
+    # to agree with JSON.parse, which decides everything else.
     def self.parse(body)
+      parse_native(body) || parse_in_ruby(body)
+    end
+
+    def self.parse_in_ruby(body)
       unless body.encoding == Encoding::UTF_8
         body = body.dup if body.frozen?
         body.force_encoding(Encoding::UTF_8)
@@ -65,11 +68,11 @@ module ChoriaNats
       data = envelope["data"]
       raise Invalid, "no data" if data.nil?
       raise Invalid, "data is not a string" unless data.is_a?(String)
-      raise Invalid, "data is not base64" unless data.count(NOT_BASE64).zero?
+      raise Invalid, "data is not base64" unless base64_text?(data)
 
       headers = envelope["headers"]
       raise Invalid, "headers is not an object" unless headers.nil? || headers.is_a?(Hash)
     end
-    private_class_method :parse, :validate!
+    private_class_method :parse, :parse_in_ruby, :parse_native, :base64_text?, :validate!
   end
 end

@@ -13,7 +13,8 @@ RSpec.describe "rake bench (bench/run.rb), smoke run with tiny counts" do
   flows = %w[bare connection connector queued floor]
   expected = {
     "publish" => %w[connection bare], "receive" => %w[connection bare], "request_reply" => %w[connection bare],
-    "fan_in_300" => flows, "fan_in_600" => flows, "intake" => flows, "connect" => %w[connection bare],
+    "fan_in_300" => flows, "fan_in_600" => flows, "intake" => flows, "decode_reply" => %w[bare connector floor],
+    "decode_request" => %w[bare connector floor], "connect" => %w[connection bare],
     "idle" => %w[connection bare]
   }
 

@@ -12,6 +12,7 @@
 //! nats-bare connect   CONN
 //! nats-bare idle      CONN --subject PREFIX --count SUBSCRIPTIONS --timeout SEC
 //! nats-bare envelopes --count N
+//! nats-bare decode    --file F --count N
 //!
 //! CONN: --server H:P --ca CA --cert CERT --key KEY
 //! ```
@@ -28,12 +29,15 @@
 //! - `connect` times one connect; `idle` holds `count` subscriptions for
 //!   `timeout` seconds so its CPU time and RSS can be read from `/proc`.
 //! - `envelopes` prints the reply envelopes `replies` sends, one a line.
+//! - `decode` times serde_json and base64 decoding of the envelopes in a file,
+//!   one a line, per message (see `decode.rs`).
 //!
 //! Each prints one JSON line of measurements on stdout (after any
 //! `{"ready":true}` line). Errors go to stderr, with exit status 1.
 
 mod args;
 mod common;
+mod decode;
 mod envelope;
 mod flood;
 mod process;
@@ -55,6 +59,7 @@ const USAGE: &str = "usage:
   nats-bare connect   CONN
   nats-bare idle      CONN --subject PREFIX --count SUBSCRIPTIONS --timeout SEC
   nats-bare envelopes --count N
+  nats-bare decode    --file FILE --count N
 CONN: --server H:P --ca CA --cert CERT --key KEY";
 
 async fn run(argv: &[String]) -> Result<()> {
@@ -70,6 +75,7 @@ async fn run(argv: &[String]) -> Result<()> {
         "connect" => process::connect_once(&Args::parse(rest, &[])?).await,
         "idle" => process::idle(&Args::parse(rest, &["timeout"])?).await,
         "envelopes" => envelope::envelopes(&Args::parse(rest, &[])?),
+        "decode" => decode::decode(&Args::parse(rest, &["file"])?),
         "-h" | "--help" => common::emit(USAGE),
         _ => Err(USAGE.into()),
     }

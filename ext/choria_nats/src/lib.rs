@@ -6,6 +6,7 @@ pub mod backoff;
 mod cert_check;
 pub mod connect;
 mod connection;
+mod envelope;
 mod errors;
 mod gvl;
 pub mod link;
@@ -32,6 +33,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     module.const_set("NATS_CLIENT", NATS_CLIENT)?;
     srv::define(ruby, module)?;
     cert_check::define(ruby, module)?;
+    envelope::define(module)?;
     connection::define(ruby, module)
 }
 

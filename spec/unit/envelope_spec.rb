@@ -1,0 +1,81 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+require "json"
+
+# The native fast paths of ChoriaNats::Envelope against Ruby's own: the
+# serde_json parser must give what JSON.parse gives, or step aside.
+RSpec.describe ChoriaNats::Envelope do
+  samples_dir = File.expand_path("../../../shared/wire-samples", __dir__)
+
+  # [Hash, nil] or [nil, the Invalid message]: what a parser makes of +body+.
+  def outcome(parser, body)
+    [described_class.send(parser, body.dup), nil]
+  rescue ChoriaNats::Envelope::Invalid => e
+    [nil, e.message]
+  end
+
+  def agree(body)
+    ours = outcome(:parse, body)
+    expect(ours).to eq(outcome(:parse_in_ruby, body)), body.inspect[0, 200]
+    expect(ours.first.keys).to eq(JSON.parse(body).keys) if ours.first # and in the same order
+  end
+
+  it "parses every wire sample natively, as JSON.parse does" do
+    Dir[File.join(samples_dir, "*.raw")].each do |file|
+      body = File.binread(file)
+      expect(described_class.send(:parse_native, body)).to eq(JSON.parse(body))
+      agree(body)
+    end
+  end
+
+  it "builds UTF-8 strings and Integers in document order, the last repeated key winning" do
+    body = '{"b":1,"a":[-9223372036854775808,18446744073709551615],"b":"\u00e9"}'.b
+    parsed = described_class.send(:parse_native, body)
+    expect(parsed).to eq("b" => "é", "a" => [-9_223_372_036_854_775_808, 18_446_744_073_709_551_615])
+    expect(parsed.keys).to eq(%w[b a])
+    expect(parsed["b"].encoding).to eq(Encoding::UTF_8)
+  end
+
+  it "leaves to JSON.parse what it cannot be sure to read alike" do
+    deep_ok = "{\"a\":#{'[' * 99}#{']' * 99}}"
+    ["{\"a\":1.5}", "{\"a\":1e3}", "{\"a\":18446744073709551616}", "[1]", "\"text\"", "nope", "",
+     "{\"a\":1} x", "{\"a\":\"\\ud800\"}", "{\"a\":\"\xFF\"}".b, "{\"a\":#{'[' * 100}#{']' * 100}}", "\xEF\xBB\xBF{}".b,
+     "{\"a\":NaN}", "{\"a\":\"tab\there\"}"].each do |body|
+      expect(described_class.send(:parse_native, body)).to be_nil, body.inspect
+      agree(body)
+    end
+    expect(described_class.send(:parse_native, deep_ok)).to eq(JSON.parse(deep_ok))
+  end
+
+  it "agrees with JSON.parse on 2,000 generated documents" do
+    random = Random.new(20_261_125)
+    text = -> { Array.new(random.rand(6)) { [random.rand(0x20..0x2FF)].pack("U") }.join }
+    number = -> { random.rand(10).zero? ? random.rand * 1000 : random.rand(-99..99) }
+    atoms = [-> { random.rand((-2**65)..(2**65)) }, number, -> { random.rand(2).zero? }, -> {}, text]
+    value = lambda do |depth|
+      case depth < 4 ? random.rand(7) : 0
+      when 5 then Array.new(random.rand(4)) { value.call(depth + 1) }
+      when 6 then Array.new(random.rand(4)) { [text.call, value.call(depth + 1)] }.to_h
+      else atoms.sample(random: random).call
+      end
+    end
+    natively = 0
+    2000.times do
+      body = JSON.generate(Array.new(random.rand(5)) { [text.call, value.call(1)] }.to_h)
+      natively += 1 if described_class.send(:parse_native, body)
+      agree(body)
+    end
+    expect(natively).to be > 500 # the rest hold floats or big integers: JSON.parse's
+  end
+
+  it "checks base64 text natively as the character class it replaces" do
+    random = Random.new(7)
+    alphabet = [*"A".."Z", *"a".."z", *"0".."9", "+", "/", "=", "\r", "\n"]
+    strings = Array.new(500) { Array.new(random.rand(20)) { alphabet.sample(random: random) }.join }
+    strings += Array.new(500) { Array.new(random.rand(1..20)) { random.rand(256).chr }.join.b }
+    strings.each do |text|
+      expect(described_class.send(:base64_text?, text)).to eq(text.b.count("^A-Za-z0-9+/=\r\n").zero?), text.inspect
+    end
+  end
+end
