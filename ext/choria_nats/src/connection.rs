@@ -275,6 +275,7 @@ impl Connection {
         // SAFETY: each slice is copied at once, with the GVL held and no Ruby
         // code in between.
         let copy = |string: RString| live.outgoing.copy(unsafe { string.as_slice() });
+        let subject_text = subject;
         let (subject, payload, reply) = (copy(subject), copy(payload), reply.map(copy));
         let subject = Subject::from_utf8(subject).map_err(|_| not_utf8(ruby, "subject"))?;
         let reply = match reply {
@@ -287,7 +288,10 @@ impl Connection {
             Self::deliver_logs(ruby, rb_self)?;
         }
         let size = payload.len();
-        let subject_name = subject.clone();
+        // For the messages below: the subject itself is not cloned, which
+        // would touch its block's reference count once more per message.
+        // SAFETY: read and copied at once, with the GVL held.
+        let subject_name = || unsafe { subject_text.to_string_lossy() }.into_owned();
         let mut sending = pin!(publish_one(&live.client, subject, reply, payload));
         let result = match sending.as_mut().now_or_never() {
             Some(result) => result,
@@ -297,7 +301,8 @@ impl Connection {
                     Waited::Done(result) => result,
                     Waited::TimedOut => {
                         return Err(Failure::timeout(format!(
-                            "Could not publish to {subject_name} within {:.1}s: the outgoing buffer of {} messages is full ({}); the message was not sent",
+                            "Could not publish to {} within {:.1}s: the outgoing buffer of {} messages is full ({}); the message was not sent",
+                            subject_name(),
                             rb_self.settings.publish_timeout.as_secs_f64(),
                             OUTGOING_BUFFER,
                             rb_self.state_words()
@@ -307,9 +312,7 @@ impl Connection {
                 }
             }
         };
-        result.map_err(|e| {
-            publish_failure(e, subject_name.as_str(), size, &live.client).into_error(ruby)
-        })
+        result.map_err(|e| publish_failure(e, &subject_name(), size, &live.client).into_error(ruby))
     }
 
     /// Subscribes; returns false when already subscribed to `subject`.
