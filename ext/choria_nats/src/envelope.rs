@@ -156,14 +156,31 @@ fn parse(ruby: &Ruby, bytes: &[u8]) -> Option<RHash> {
     RHash::from_value(value)
 }
 
-/// Whether every byte of `text` may appear in base64 with line breaks.
+/// Whether `b` may appear in base64 with line breaks. Without short-circuits,
+/// so that the compiler can test many bytes at once.
+#[inline]
+fn is_base64_byte(b: u8) -> bool {
+    b.is_ascii_uppercase()
+        | b.is_ascii_lowercase()
+        | b.is_ascii_digit()
+        | (b == b'+')
+        | (b == b'/')
+        | (b == b'=')
+        | (b == b'\r')
+        | (b == b'\n')
+}
+
+/// Whether every byte of `text` may appear in base64 with line breaks: 64
+/// bytes at a time with no branch inside (a byte-by-byte `all` measured
+/// 0.49 us for a reply's 533 bytes, barely ahead of Ruby's `String#count`).
 fn is_base64_text(text: &[u8]) -> bool {
-    text.iter()
-        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\r' | b'\n'))
+    text.chunks(64)
+        .all(|chunk| chunk.iter().fold(true, |ok, &b| ok & is_base64_byte(b)))
 }
 
 /// `ChoriaNats::Envelope.base64_text?(string)`: the check `String#count`
-/// made in Ruby (1 us for a reply's 450 bytes), in a few nanoseconds.
+/// made in Ruby. Measured through `send`: 0.16 us against 0.67 us for a
+/// reply's 533 bytes of base64, 0.43 us against 1.72 us for a request's 2,965.
 fn base64_text(text: RString) -> bool {
     // SAFETY: read at once, with the GVL held and no Ruby code in between.
     is_base64_text(unsafe { text.as_slice() })

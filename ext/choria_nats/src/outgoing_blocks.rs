@@ -15,16 +15,10 @@ const BLOCK: usize = 64 * 1024;
 /// message never keeps a block of small ones alive, nor the other way round.
 const LARGEST_SHARED: usize = BLOCK / 8;
 
+#[derive(Default)]
 pub struct OutgoingBlocks {
+    /// The block being filled; empty until the first copy.
     block: Mutex<BytesMut>,
-}
-
-impl Default for OutgoingBlocks {
-    fn default() -> Self {
-        OutgoingBlocks {
-            block: Mutex::new(BytesMut::new()),
-        }
-    }
 }
 
 impl OutgoingBlocks {
