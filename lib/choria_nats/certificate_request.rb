@@ -3,6 +3,7 @@
 require "fileutils"
 require "openssl"
 require_relative "../choria_nats"
+require_relative "ca_pin"
 require_relative "puppet_ca"
 require_relative "ssl_files"
 
@@ -25,11 +26,14 @@ module ChoriaNats
     KEY_BITS = 4096
 
     # paths:: a ChoriaNats::SSLPaths; puppet_ca:: a ChoriaNats::PuppetCA (its ca_file is set here);
+    # ca_pin:: a ChoriaNats::CAPin the CA certificate must match, or nil;
     # wait:: seconds to wait for signing (0: submit and stop); uid:: the process' user id
-    def initialize(paths:, puppet_ca:, out: $stdout, wait: DEFAULT_WAIT, poll_interval: POLL_INTERVAL, uid: Process.uid,
+    def initialize(paths:, puppet_ca:, ca_pin: nil, out: $stdout, wait: DEFAULT_WAIT,
+                   poll_interval: POLL_INTERVAL, uid: Process.uid,
                    clock: -> { Process.clock_gettime(Process::CLOCK_MONOTONIC) }, sleeper: ->(s) { sleep(s) })
       @paths = paths
       @ca = puppet_ca
+      @pin = ca_pin
       @out = out
       @wait = Float(wait)
       @poll_interval = poll_interval
@@ -98,22 +102,22 @@ module ChoriaNats
       key
     end
 
-    # The CA's certificate: the one on disk, or downloaded and shown with its fingerprint.
+    # The CA's certificate: the one on disk, or downloaded and shown with its fingerprint;
+    # either must have the fingerprint given, when one is.
     def fetch_ca
       file = @paths.ca_file
       if File.exist?(file)
-        @ca.ca_file = file
         ca = OpenSSL::X509::Certificate.new(File.read(file))
+        @pin&.check!(ca, "The CA file #{file}", "move it away to download the CA's again")
         @out.puts("Using the CA certificate #{file}: #{ca.subject.to_utf8}, SHA256 #{SSLFiles.fingerprint(ca.to_der)}")
-        return
+      else
+        ca = @ca.ca_certificate
+        @pin&.check!(ca, "The CA certificate from #{@ca}", "nothing was saved: check that this is your CA")
+        SSLFiles.write_new(file, ca.to_pem, 0o644)
+        @out.puts("Downloaded the CA certificate to #{file}: #{ca.subject.to_utf8}",
+                  "  SHA256 fingerprint #{SSLFiles.fingerprint(ca.to_der)}", "  #{CAPin.trust_line(@pin)}")
       end
-      ca = @ca.ca_certificate
-      SSLFiles.write_new(file, ca.to_pem, 0o644)
       @ca.ca_file = file
-      @out.puts("Downloaded the CA certificate to #{file}: #{ca.subject.to_utf8}",
-                "  SHA256 fingerprint #{SSLFiles.fingerprint(ca.to_der)}",
-                "  This first download cannot be verified: compare the fingerprint with the CA's own, for example " \
-                "`openssl x509 -noout -fingerprint -sha256 -in ca_crt.pem` in its CA dir")
     rescue OpenSSL::X509::CertificateError
       raise ConfigurationError, "The CA file #{file} holds no PEM certificate: move it away and run again"
     end

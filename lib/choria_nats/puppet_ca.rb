@@ -8,9 +8,12 @@ require_relative "broker_list"
 module ChoriaNats
   # A client of the Puppet CA's HTTP API (`/puppet-ca/v1`), for `mco choria request_cert`.
   #
-  # Without a CA file the CA's certificate is fetched unverified (nothing else
-  # can be trusted yet: show its fingerprint); with one, every request
-  # verifies the CA server's certificate against it and the host name dialled.
+  # Without a CA file the CA's certificate cannot be verified while it is
+  # fetched (nothing can be trusted yet): the TLS session is not verified, and
+  # its result is checked instead (the server's certificate must come from the
+  # CA certificate it sent and name the host dialled; the caller compares the
+  # fingerprint with the one configured, or shows it). With a CA file, every
+  # request verifies the CA server's certificate against it and the host name.
   # Every failure is a ChoriaNats::CertificateRequestError naming the CA's
   # `host:port`, where that came from, and the HTTP status and body.
   class PuppetCA
@@ -89,11 +92,14 @@ module ChoriaNats
       "#{@host.include?(':') ? "[#{@host}]" : @host}:#{@port} (#{@source})"
     end
 
-    # The CA's certificate (GET /certificate/ca). Unverified when no CA file is set.
+    # The CA's certificate (GET /certificate/ca). Without a CA file, checked to
+    # have signed the certificate of the server that sent it (see the class).
     def ca_certificate
       response = request(:get, "#{PREFIX}/certificate/ca")
       expect_ok(response, :get, "#{PREFIX}/certificate/ca")
-      certificate_from(response.body, "#{PREFIX}/certificate/ca")
+      ca = certificate_from(response.body, "#{PREFIX}/certificate/ca")
+      check_served_by(ca) unless @ca_file
+      ca
     end
 
     # The signed certificate for `certname`, or nil while there is none (404).
@@ -148,7 +154,9 @@ module ChoriaNats
           message["Content-Type"] = "text/plain"
           message.body = body
         end
-        session.request(message)
+        response = session.request(message)
+        @served_by = session.peer_cert
+        response
       end
     rescue OpenSSL::SSL::SSLError => e
       raise CertificateRequestError, tls_failure(e)
@@ -177,6 +185,24 @@ module ChoriaNats
         # The first download: nothing to verify against yet. The caller shows the fingerprint.
         http.verify_mode = OpenSSL::SSL::VERIFY_NONE
       end
+    end
+
+    # The server that sent `ca_certificate` must hold a certificate it signed, for the host dialled.
+    def check_served_by(ca_certificate)
+      store = OpenSSL::X509::Store.new
+      store.flags = OpenSSL::X509::V_FLAG_PARTIAL_CHAIN # the anchor even if an intermediate
+      store.add_cert(ca_certificate)
+      problem = if @served_by.nil? then "it showed none"
+                elsif !store.verify(@served_by) then "#{@served_by.subject.to_utf8}: #{store.error_string}"
+                elsif !OpenSSL::SSL.verify_certificate_identity(@served_by, @host)
+                  "#{@served_by.subject.to_utf8} is not for #{@host}"
+                end
+      return unless problem
+
+      raise CertificateRequestError, "The Puppet CA #{self} sent the CA certificate " \
+                                     "#{ca_certificate.subject.to_utf8}, which did not sign the server's own " \
+                                     "certificate for #{@host} (#{problem}): this is not that CA's server, or " \
+                                     "something between answers for it; nothing was saved"
     end
 
     def tls_failure(error)

@@ -172,6 +172,29 @@ RSpec.describe "mco choria request_cert against a real puppetserver CA" do
     expect(Dir.exist?(ssl(home, "private_keys")) && !Dir.empty?(ssl(home, "private_keys"))).to be(false)
   end
 
+  it "checks the downloaded CA against --ca-fingerprint or plugin.choria.puppetca_fingerprint", bounded: 180 do
+    home = home("pinned")
+    certname = "pinned.mcollective"
+    wrong = "AB:#{fingerprint(ca.ca_file)[3..]}"
+    env = { "MCOLLECTIVE_CERTNAME" => certname }
+    output, status = user.run("mco", "choria", "request_cert", "--wait", "0", "--ca-fingerprint", wrong.delete(":"),
+                              "--config", client_config("pinned"), home: home, env: env, timeout: 60)
+    expect(status.exitstatus).to eq(1), output
+    expect(output).to include("mco choria request_cert: The CA certificate from #{ca.address} (config) has the " \
+                              "SHA256 fingerprint #{fingerprint(ca.ca_file)}, not #{wrong} (--ca-fingerprint): " \
+                              "nothing was saved: check that this is your CA")
+    expect(File.exist?(ssl(home, "certs", "ca.pem"))).to be(false)
+    expect(Dir.exist?(ssl(home, "private_keys")) && !Dir.empty?(ssl(home, "private_keys"))).to be(false)
+
+    config = client_config("pinned-by-setting",
+                           extra: { "plugin.choria.puppetca_fingerprint" => fingerprint(ca.ca_file) })
+    output, = request_cert(home, wait: 0, certname: certname, config: config)
+    expect(output).to include("  SHA256 fingerprint #{fingerprint(ca.ca_file)}\n  This is the fingerprint " \
+                              "plugin.choria.puppetca_fingerprint gives\n")
+    expect(output).not_to include("cannot be verified")
+    expect(fingerprint(ssl(home, "certs", "ca.pem"))).to eq(fingerprint(ca.ca_file))
+  end
+
   it "verifies the CA server against the CA file it has, once it has one", bounded: 120 do
     home = home("other-ca")
     pki = ChoriaNats::TestSupport::PKI.new(File.join(@dir, "other-pki"))

@@ -13,7 +13,7 @@ module MCollective
       COMMANDS = %w[request_cert show_config].freeze
 
       description "choria-nats: get a certificate from the Puppet CA, or show how this node reaches NATS"
-      usage "mco choria request_cert [--wait SECONDS]"
+      usage "mco choria request_cert [--wait SECONDS] [--ca-fingerprint SHA256]"
       usage "mco choria show_config"
 
       option :wait,
@@ -22,6 +22,12 @@ module MCollective
              arguments: ["--wait SECONDS"],
              type: Float,
              validate: ->(seconds) { seconds >= 0 || "--wait needs 0 or more seconds" }
+
+      option :ca_fingerprint,
+             description: "The SHA256 fingerprint the Puppet CA's certificate must have " \
+                          "(default: plugin.choria.puppetca_fingerprint; none: shown to compare by eye)",
+             arguments: ["--ca-fingerprint SHA256"],
+             type: String
 
       exclude_argument_sections "common", "filter", "rpc"
 
@@ -52,6 +58,7 @@ module MCollective
         puts(location.description)
         wait = configuration.fetch(:wait, ChoriaNats::CertificateRequest::DEFAULT_WAIT)
         ChoriaNats::CertificateRequest.new(paths: paths, puppet_ca: ChoriaNats::PuppetCA.new(address, source: source),
+                                           ca_pin: ChoriaNats::CAPin.from(configuration[:ca_fingerprint], settings),
                                            wait: wait).run
         0
       rescue ChoriaNats::Error => e
