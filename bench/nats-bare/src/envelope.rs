@@ -3,6 +3,7 @@
 use crate::args::Args;
 use crate::common::json_string;
 use crate::Result;
+use base64::Engine;
 use std::io::Write;
 
 /// The reply envelope simulated node `node` sends: ~600 bytes, as a real
@@ -21,23 +22,7 @@ pub fn reply_envelope(node: u64) -> Vec<u8> {
 /// Base64 with a newline every 60 characters and at the end, as Ruby's
 /// `Base64.encode64` writes it.
 fn base64_lines(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut flat = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].iter().enumerate() {
-            if i <= chunk.len() {
-                flat.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                flat.push('=');
-            }
-        }
-    }
+    let flat = base64::engine::general_purpose::STANDARD.encode(input);
     let mut lines = String::with_capacity(flat.len() + flat.len() / 60 + 1);
     for line in flat.as_bytes().chunks(60) {
         lines.push_str(&String::from_utf8_lossy(line));
