@@ -434,18 +434,14 @@ pub fn define(_ruby: &Ruby, module: RModule) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    fn files(dir: &Path) -> TlsFiles {
-        TlsFiles {
-            ca: dir.join("ca.pem"),
-            cert: dir.join("cert.pem"),
-            key: dir.join("key.pem"),
-        }
-    }
-
     #[test]
     fn missing_files_are_each_reported_and_the_rest_skipped() {
         let dir = std::env::temp_dir().join(format!("choria-nats-report-{}", std::process::id()));
-        let report = check(&files(&dir), Some("me.mcollective"), UnixTime::now());
+        let report = check(
+            &TlsFiles::in_dir(&dir),
+            Some("me.mcollective"),
+            UnixTime::now(),
+        );
         let statuses: Vec<(&str, Status)> =
             report.checks.iter().map(|c| (c.name, c.status)).collect();
         assert_eq!(

@@ -21,6 +21,18 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+#[cfg(test)]
+impl TlsFiles {
+    /// `ca.pem`, `cert.pem` and `key.pem` in `dir`, for tests.
+    pub(crate) fn in_dir(dir: &Path) -> Self {
+        TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        }
+    }
+}
+
 pub(crate) fn read(role: &str, path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| {
         let hint = match e.kind() {
@@ -276,18 +288,10 @@ mod tests {
         assert_eq!(format_utc(1_795_558_070), "2026-11-24 22:07:50 UTC");
     }
 
-    fn files(dir: &Path) -> TlsFiles {
-        TlsFiles {
-            ca: dir.join("ca.pem"),
-            cert: dir.join("cert.pem"),
-            key: dir.join("key.pem"),
-        }
-    }
-
     #[test]
     fn a_missing_file_names_the_path_and_request_cert() {
         let dir = std::env::temp_dir().join(format!("choria-nats-missing-{}", std::process::id()));
-        let err = files(&dir).check().unwrap_err();
+        let err = TlsFiles::in_dir(&dir).check().unwrap_err();
         assert_eq!(err.kind, Kind::Configuration);
         assert!(
             err.message.contains("ca.pem does not exist"),
@@ -306,7 +310,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("choria-nats-empty-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("ca.pem"), "not a certificate\n").unwrap();
-        let err = files(&dir).check().unwrap_err();
+        let err = TlsFiles::in_dir(&dir).check().unwrap_err();
         assert!(
             err.message.contains("holds no PEM certificate"),
             "{}",
@@ -330,7 +334,7 @@ mod tests {
         let f = explain_connect_error(
             &error,
             "127.0.0.1:4222 (config)",
-            &files(Path::new("/x")),
+            &TlsFiles::in_dir(Path::new("/x")),
             std::time::Duration::from_secs(2),
         );
         assert_eq!(f.kind, Kind::Tls);
@@ -360,7 +364,7 @@ mod tests {
         let f = explain_connect_error(
             &error,
             "127.0.0.1:9 (config)",
-            &files(Path::new("/x")),
+            &TlsFiles::in_dir(Path::new("/x")),
             std::time::Duration::from_secs(2),
         );
         assert_eq!(f.kind, Kind::Connection);
