@@ -11,5 +11,6 @@ RSpec.configure do |config|
   config.disable_monkey_patching!
   config.order = :defined
   config.include ChoriaNats::TestSupport::Connections
+  config.include ChoriaNats::TestSupport::Forked
   config.around(:each, :bounded) { |example| Timeout.timeout(example.metadata[:bounded]) { example.run } }
 end

@@ -223,9 +223,7 @@ RSpec.describe ChoriaNats::Connection, "against a TLS nats-server with verify: t
     parent = connect_client(pki, server)
     parent.subscribe("fork.test")
     parent.flush
-    reader, writer = IO.pipe
-    pid = fork do
-      reader.close
+    output, status = in_forked_child do
       outcome = begin
         parent.publish("fork.test", "from child")
         "published"
@@ -237,14 +235,10 @@ RSpec.describe ChoriaNats::Connection, "against a TLS nats-server with verify: t
       child.publish("fork.test", "from a new child connection")
       child.flush
       child.close
-      writer.puts(outcome)
-      writer.close
-      exit!(0)
+      outcome
     end
-    writer.close
-    _, status = Process.wait2(pid)
-    expect(status).to be_success
-    expect(reader.read).to include("before a fork: connect again in this process")
+    expect(status).to be_success, output
+    expect(output).to include("before a fork: connect again in this process")
     expect(parent.receive(5)).to eq(["fork.test", nil, "from a new child connection"])
     expect(parent).to be_connected
   end

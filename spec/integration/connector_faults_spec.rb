@@ -149,9 +149,7 @@ RSpec.describe "MCollective::Connector::Nats under faults and hostile input (in-
         connector.subscribe("rpcutil", :broadcast, "mcollective")
         connector.connection.flush
         subject = connector.make_target("rpcutil", :broadcast, "mcollective")
-        reader, writer = IO.pipe
-        pid = fork do
-          reader.close
+        output, status = in_forked_child do
           refused = begin
             connector.connection.publish(subject, "x")
             "the parent's connection worked in the child"
@@ -163,14 +161,10 @@ RSpec.describe "MCollective::Connector::Nats under faults and hostile input (in-
           child.connection.publish(subject, ChoriaNats::Envelope.encode(Base64.encode64("from the child"), {}))
           child.connection.flush
           child.disconnect
-          writer.puts(refused)
-          writer.close
-          exit!(0)
+          refused
         end
-        writer.close
-        _, status = Process.wait2(pid)
-        expect(status).to be_success
-        expect(reader.read).to include("before a fork")
+        expect(status).to be_success, output
+        expect(output).to include("before a fork")
         message = Timeout.timeout(20) { connector.receive }
         expect(message.payload).to eq("from the child")
         expect(connector).to be_connected
