@@ -105,24 +105,18 @@ module ChoriaNats
     # The signed certificate for `certname`, or nil while there is none (404).
     def certificate(certname)
       path = "#{PREFIX}/certificate/#{escape(certname)}"
-      response = request(:get, path)
-      return nil if response.code == "404"
-
-      expect_ok(response, :get, path)
-      certificate_from(response.body, path)
+      body = found(path)
+      body && certificate_from(body, path)
     end
 
     # The pending request for `certname` (an OpenSSL::X509::Request), or nil (404).
     def certificate_request(certname)
       path = "#{PREFIX}/certificate_request/#{escape(certname)}"
-      response = request(:get, path)
-      return nil if response.code == "404"
-
-      expect_ok(response, :get, path)
-      OpenSSL::X509::Request.new(response.body)
+      body = found(path)
+      body && OpenSSL::X509::Request.new(body)
     rescue OpenSSL::X509::RequestError
       raise CertificateRequestError, "The Puppet CA #{self} answered GET #{path} with something that is not a PEM " \
-                                     "certificate request: #{excerpt(response.body)}"
+                                     "certificate request: #{excerpt(body)}"
     end
 
     # Submits `csr` (an OpenSSL::X509::Request) for `certname` (PUT /certificate_request/<certname>).
@@ -134,6 +128,15 @@ module ChoriaNats
     end
 
     private
+
+    # The body of GET `path`, or nil when the CA answers 404 (nothing there yet).
+    def found(path)
+      response = request(:get, path)
+      return nil if response.code == "404"
+
+      expect_ok(response, :get, path)
+      response.body
+    end
 
     def escape(certname)
       unless certname.match?(/\A[a-z0-9._-]+\z/)
