@@ -38,7 +38,8 @@ module ChoriaNats
       envelope["data"].unpack1("m")
     end
 
-    # The native parser (serde_json, 2-3 times faster here) where it is sure
+    # The native parser (serde_json: 1.5 against 2.65 us for a reply, 2.9 against
+    # 8.2 us for a request, measured in one process) where it is sure
     # to agree with JSON.parse, which decides everything else.
     def self.parse(body)
       parse_native(body) || parse_in_ruby(body)
