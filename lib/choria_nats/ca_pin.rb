@@ -14,10 +14,21 @@ module ChoriaNats
 
     # The pin from --ca-fingerprint's value (or nil), else from a PluginSettings; nil when neither gives one.
     def self.from(option, settings)
-      return new(SSLFiles.parse_fingerprint(option, "--ca-fingerprint"), "--ca-fingerprint") if option
+      return new(parse(option, "--ca-fingerprint"), "--ca-fingerprint") if option
 
       configured = settings.puppetca_fingerprint
-      configured && new(configured, "plugin.choria.puppetca_fingerprint")
+      configured && new(parse(configured, "plugin.choria.puppetca_fingerprint"), "plugin.choria.puppetca_fingerprint")
+    end
+
+    # A SHA-256 fingerprint a user typed, in the form SSLFiles.fingerprint gives: 64 hex
+    # digits, colons optional, and what `openssl x509 -fingerprint -sha256` or
+    # `puppetserver ca list` print before it allowed. `origin` names where it came from.
+    def self.parse(text, origin)
+      hex = text.to_s.strip.sub(/\A(sha-?256)?\s*(fingerprint)?\s*[=:]?\s*(\(sha-?256\))?\s*/i, "").delete(":")
+      return hex.upcase.scan(/../).join(":") if hex.match?(/\A\h{64}\z/)
+
+      raise ConfigurationError, "#{origin} must be a SHA256 fingerprint (64 hex digits, colons optional), " \
+                                "not #{text.to_s[0, 120].inspect}"
     end
 
     # What to tell the user about a downloaded CA certificate, with `pin` (a CAPin) or without (nil).

@@ -1,8 +1,5 @@
 # frozen_string_literal: true
 
-require_relative "errors"
-require_relative "ssl_files"
-
 module ChoriaNats
   # The connector's settings from MCollective's `plugin.*` configuration, with
   # SPEC §5's defaults and environment fall-backs. Works on a plain Hash.
@@ -66,11 +63,10 @@ module ChoriaNats
       raise ConfigurationError, "plugin.choria.puppetca_port must be a port number, not #{raw.inspect}"
     end
 
-    # plugin.choria.puppetca_fingerprint as `AA:BB:...`, or nil: the SHA256 fingerprint the
-    # Puppet CA's certificate must have when `mco choria request_cert` downloads it.
+    # plugin.choria.puppetca_fingerprint as written, or nil: the SHA256 fingerprint the Puppet
+    # CA's certificate must have when `mco choria request_cert` downloads it (ChoriaNats::CAPin reads it).
     def puppetca_fingerprint
-      raw = value("choria.puppetca_fingerprint")
-      raw && SSLFiles.parse_fingerprint(raw, "plugin.choria.puppetca_fingerprint")
+      value("choria.puppetca_fingerprint")
     end
 
     # plugin.nats.user, else MCOLLECTIVE_NATS_USERNAME, or nil.

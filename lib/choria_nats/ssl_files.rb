@@ -55,16 +55,5 @@ module ChoriaNats
     def fingerprint(der)
       OpenSSL::Digest::SHA256.hexdigest(der).upcase.scan(/../).join(":")
     end
-
-    # A SHA-256 fingerprint a user typed, in the form #fingerprint gives: 64 hex
-    # digits, colons optional, and what `openssl x509 -fingerprint -sha256` or
-    # `puppetserver ca list` print before it allowed. `origin` names where it came from.
-    def parse_fingerprint(text, origin)
-      hex = text.to_s.strip.sub(/\A(sha-?256)?\s*(fingerprint)?\s*[=:]?\s*(\(sha-?256\))?\s*/i, "").delete(":")
-      return hex.upcase.scan(/../).join(":") if hex.match?(/\A\h{64}\z/)
-
-      raise ConfigurationError, "#{origin} must be a SHA256 fingerprint (64 hex digits, colons optional), " \
-                                "not #{text.to_s[0, 120].inspect}"
-    end
   end
 end

@@ -79,17 +79,17 @@ RSpec.describe ChoriaNats::CAPin do
     it "reads the forms openssl and puppetserver print, colons optional" do
       hex = ca_fingerprint.delete(":")
       ["SHA256 Fingerprint=#{ca_fingerprint}", "(SHA256) #{ca_fingerprint}", hex.downcase, " #{hex} "].each do |text|
-        expect(ChoriaNats::SSLFiles.parse_fingerprint(text, "--ca-fingerprint")).to eq(ca_fingerprint), text
+        expect(described_class.parse(text, "--ca-fingerprint")).to eq(ca_fingerprint), text
       end
     end
 
     it "refuses what is not one, naming where it came from" do
-      expect { ChoriaNats::SSLFiles.parse_fingerprint("AB:CD", "--ca-fingerprint") }
+      expect { described_class.parse("AB:CD", "--ca-fingerprint") }
         .to raise_error(ChoriaNats::ConfigurationError,
                         '--ca-fingerprint must be a SHA256 fingerprint (64 hex digits, colons optional), not "AB:CD"')
       settings = ChoriaNats::PluginSettings.new({ "choria.puppetca_fingerprint" => "md5:00" }, env: {})
-      expect { settings.puppetca_fingerprint }.to raise_error(ChoriaNats::ConfigurationError,
-                                                              /\Aplugin\.choria\.puppetca_fingerprint must be/)
+      expect { described_class.from(nil, settings) }.to raise_error(ChoriaNats::ConfigurationError,
+                                                                    /\Aplugin\.choria\.puppetca_fingerprint must be/)
     end
 
     it "comes from --ca-fingerprint, else plugin.choria.puppetca_fingerprint, else nowhere" do
