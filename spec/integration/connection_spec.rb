@@ -37,6 +37,25 @@ RSpec.describe ChoriaNats::Connection, "against a TLS nats-server with verify: t
     expect(receiver.receive(5)).to eq(["binary.test", nil, "no reply"])
   end
 
+  it "sends a string changed in place after a publish with its new bytes", bounded: 30 do
+    # Publish shares the copy of bytes equal to the previous publish's; this
+    # is the case where the same object no longer holds the same bytes.
+    receiver, sender = subscribed_pair("reuse.test")
+    body = +"a" * 600
+    sender.publish("reuse.test", body)
+    sender.publish("reuse.test", body)
+    body.setbyte(599, "b".ord)
+    sender.publish("reuse.test", body)
+    body.replace("c" * 600)
+    sender.publish("reuse.test", body)
+    sender.publish("reuse.test", "c" * 600, "reply.one")
+    sender.publish("reuse.test", "c" * 600, "reply.two")
+    sender.flush
+    got = Array.new(6) { receiver.receive(5) }
+    expect(got.map(&:last)).to eq(["a" * 600, "a" * 600, "#{'a' * 599}b", "c" * 600, "c" * 600, "c" * 600])
+    expect(got.map { |m| m[1] }).to eq([nil, nil, nil, nil, "reply.one", "reply.two"])
+  end
+
   it "publishes and receives 100,000 messages, none lost", bounded: 120 do
     receiver, sender = subscribed_pair("bulk.test")
     count = 100_000

@@ -8,7 +8,7 @@ use crate::connect;
 use crate::errors::{raise, Failure, Kind};
 use crate::link::Link;
 use crate::log_queue::LogQueue;
-use crate::outgoing_blocks::OutgoingBlocks;
+use crate::outgoing_blocks::{OutgoingBlocks, Part};
 use crate::receive_queue::{forward, ReceiveQueue};
 use crate::runtime::NatsRuntime;
 use crate::server_pool::ServerPool;
@@ -274,9 +274,13 @@ impl Connection {
         let live = rb_self.live().map_err(raise(ruby))?;
         // SAFETY: each slice is copied at once, with the GVL held and no Ruby
         // code in between.
-        let copy = |string: RString| live.outgoing.copy(unsafe { string.as_slice() });
+        let copy = |part, string: RString| live.outgoing.copy(part, unsafe { string.as_slice() });
         let subject_text = subject;
-        let (subject, payload, reply) = (copy(subject), copy(payload), reply.map(copy));
+        let (subject, payload, reply) = (
+            copy(Part::Subject, subject),
+            copy(Part::Payload, payload),
+            reply.map(|reply| copy(Part::Reply, reply)),
+        );
         let subject = Subject::from_utf8(subject).map_err(|_| not_utf8(ruby, "subject"))?;
         let reply = match reply {
             Some(reply) => {

@@ -91,9 +91,13 @@ module MCollective
         msg.base64_encode!
         case msg.type
         when :direct_request
+          # One body for every node, encoded once (and copied once by the
+          # native publish, which shares a copy equal to the previous one).
           headers = request_headers(msg)
+          body = ChoriaNats::Envelope.encode(msg.payload, headers)
           msg.discovered_hosts.each do |host|
-            send_envelope(make_target(msg.agent, :direct_request, msg.collective, host), msg, headers)
+            target = make_target(msg.agent, :direct_request, msg.collective, host)
+            @connection.publish(target, body, headers["reply-to"])
           end
         when :request
           send_envelope(make_target(msg.agent, :request, msg.collective), msg, request_headers(msg))
