@@ -15,7 +15,7 @@
 # MCollective::Message.new on the same bytes, no network).
 #
 # Environment (defaults):
-#   BENCH_ROUNDS (5)                 rounds of every scenario
+#   BENCH_ROUNDS (9)                 rounds of every scenario
 #   BENCH_COUNT (100000)             messages in publish and receive
 #   BENCH_SIZE (1024)                bytes per message in publish, receive, request/reply
 #   BENCH_GAP (5)                    seconds without a message that end a receive

@@ -38,7 +38,7 @@ module ChoriaNats
 
       # Reads the BENCH_* variables of +env+.
       def initialize(env = ENV)
-        @rounds = positive(env, "BENCH_ROUNDS", 5)
+        @rounds = positive(env, "BENCH_ROUNDS", 9)
         @count = positive(env, "BENCH_COUNT", 100_000)
         @size = positive(env, "BENCH_SIZE", 1024)
         @gap = Float(env.fetch("BENCH_GAP", "5"))
