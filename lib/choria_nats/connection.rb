@@ -36,6 +36,8 @@ module ChoriaNats
     # publish_timeout:: seconds a publish waits for buffer room (5)
     # srv_names, srv_nameserver:: SRV names to look up again after each failed round
     #   of the first connect, and the DNS server (`IP:PORT`, default the system's)
+    # legacy_certificates:: also accept a broker certificate without subjectAltName whose
+    #   common name is the host dialled; the chain is still verified (false)
     # logger:: `call(level, line)`; level is :debug, :info, :warn or :error
     def self.connect(logger: STDERR_LOGGER, **options)
       connection = new(native_options(**options))
@@ -60,7 +62,7 @@ module ChoriaNats
     # Options besides the required ones.
     OPTIONAL = %i[user password name connect_timeout ping_interval reconnect_initial_delay
                   reconnect_max_delay randomize receive_capacity publish_timeout srv_names srv_nameserver
-                  reconnect_spread].freeze
+                  reconnect_spread legacy_certificates].freeze
     # Options given in seconds.
     SECONDS = %i[connect_timeout ping_interval reconnect_initial_delay reconnect_max_delay
                  publish_timeout retry_initial_connect reconnect_spread].freeze

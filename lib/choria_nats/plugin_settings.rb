@@ -45,6 +45,12 @@ module ChoriaNats
       flag("choria.randomize_middleware_hosts", true)
     end
 
+    # plugin.security.support_legacy_certificates (false): accept a broker certificate without
+    # subjectAltName whose common name is the host dialled; the chain is still verified.
+    def legacy_certificates?
+      flag("security.support_legacy_certificates", false)
+    end
+
     # plugin.choria.ssldir, or nil.
     def ssldir
       value("choria.ssldir")
@@ -107,9 +113,12 @@ module ChoriaNats
       reconnect_seconds("reconnect_spread")
     end
 
-    # The three reconnect settings as ChoriaNats::Connection options.
-    def reconnect_options
-      { reconnect_initial_delay: reconnect_initial_delay, reconnect_max_delay: reconnect_max_delay,
+    # The ChoriaNats::Connection options these settings give: credentials, timeouts, the
+    # broker name rule and the reconnect back-off.
+    def connection_options
+      { user: user, password: password, connect_timeout: connect_timeout, randomize: randomize?,
+        srv_nameserver: srv_nameserver, legacy_certificates: legacy_certificates?,
+        reconnect_initial_delay: reconnect_initial_delay, reconnect_max_delay: reconnect_max_delay,
         reconnect_spread: reconnect_spread }
     end
 

@@ -159,6 +159,48 @@ RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
     end
   end
 
+  describe "legacy broker certificates (no subjectAltName), plugin.security.support_legacy_certificates" do
+    # Dialled as localhost, the name the legacy certificates' common name holds.
+    def by_name(kind)
+      ["localhost:#{broker(kind).port}"]
+    end
+
+    it "refuses one by default, and says which setting accepts it" do
+      error = refusal(broker(:legacy_broker), servers: by_name(:legacy_broker))
+      expect(error).to be_a(ChoriaNats::TLSError)
+      expect(error.message).to include(
+        "not valid for the name localhost that was dialled; it holds no subjectAltName, as old Puppet " \
+        "certificates do: reissue it with one, or set plugin.security.support_legacy_certificates = true"
+      )
+    end
+
+    it "accepts one whose common name is the host dialled when asked to, and carries messages" do
+      connection = connect_client(pki, broker(:legacy_broker), servers: by_name(:legacy_broker),
+                                                               legacy_certificates: true)
+      connection.subscribe("legacy.test")
+      connection.publish("legacy.test", "hello")
+      expect(connection.receive(5)).to eq(["legacy.test", nil, "hello"])
+    end
+
+    it "still refuses another common name, another CA, or a certificate with subjectAltNames" do
+      other = refusal(broker(:legacy_other_name_broker), servers: by_name(:legacy_other_name_broker),
+                                                         legacy_certificates: true)
+      expect(other.message).to include("not valid for the name localhost that was dialled; it holds no subjectAltName")
+      foreign = refusal(broker(:legacy_foreign_broker), servers: by_name(:legacy_foreign_broker),
+                                                        legacy_certificates: true)
+      expect(foreign.message).to include("its certificate is not signed by the CA in #{pki.ca_file} (unknown issuer)")
+      san = refusal(broker(:legacy_san_broker), servers: by_name(:legacy_san_broker), legacy_certificates: true)
+      expect(san.message).to include("not valid for the name localhost that was dialled; it holds other.example.net")
+      expect([other, foreign, san]).to all(be_a(ChoriaNats::TLSError))
+    end
+
+    it "accepts a current certificate as before with the setting on" do
+      connection = connect_client(pki, broker, legacy_certificates: true)
+      expect(connection).to be_connected
+      expect(refusal(broker(:wrong_host), legacy_certificates: true).message).to include("it holds wrong.example.net")
+    end
+  end
+
   describe "verification cannot be turned off" do
     %i[verify tls insecure ssl_verify_mode tls_client_config].each do |option|
       it "refuses the option #{option}" do

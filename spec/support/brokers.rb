@@ -6,7 +6,8 @@ module ChoriaNats
   module TestSupport
     # Brokers of the kinds the refusal specs need, each started once on first
     # use and stopped together: :good, :expired (certificate), :wrong_host,
-    # :plaintext (no TLS), :auth (user "mco", password PASSWORD).
+    # :plaintext (no TLS), :auth (user "mco", password PASSWORD), and one for
+    # each of PKI#broker_files' legacy certificates (:legacy_broker, ...).
     class Brokers
       # The :auth broker's password.
       PASSWORD = "s3cret-pw"
@@ -39,6 +40,7 @@ module ChoriaNats
         when :plaintext then { tls: false }
         when :auth then { user: "mco", password: PASSWORD }
         when :foreign_clients then { ca: @pki.foreign_ca_file } # refuses clients of the PKI's own CA
+        when /\Alegacy_/ then @pki.broker_files(kind).then { |f| { cert: f[:cert_file], key: f[:key_file] } }
         else raise ArgumentError, "no broker kind #{kind.inspect}"
         end
       end

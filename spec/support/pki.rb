@@ -190,6 +190,16 @@ module ChoriaNats
         special(:wrong_host_broker)[:key_file]
       end
 
+      # @return [Hash] :cert_file and :key_file of a broker certificate of +kind+: :legacy_broker (no
+      #   subjectAltName, CN localhost), :legacy_other_name_broker (no subjectAltName, CN other.example.net),
+      #   :legacy_foreign_broker (as :legacy_broker, from the foreign CA), :legacy_san_broker (CN localhost,
+      #   subjectAltName other.example.net only)
+      def broker_files(kind)
+        raise ArgumentError, "no broker certificate #{kind.inspect}" unless kind.to_s.end_with?("_broker")
+
+        special(kind).slice(:cert_file, :key_file)
+      end
+
       # @return [String] path of a valid RSA key that does not match client_cert
       def mismatched_client_key
         @mutex.synchronize do
@@ -237,7 +247,12 @@ module ChoriaNats
         expired_broker: { file: "expired-broker", common_name: BROKER_NAME, sans: BROKER_SANS,
                           not_before: -2 * YEAR, not_after: -YEAR },
         wrong_host_broker: { file: "wrong.example.net" },
-        intermediate_client: { file: "intermediate-client.example.net", issuer: :intermediate_ca, chain: true }
+        intermediate_client: { file: "intermediate-client.example.net", issuer: :intermediate_ca, chain: true },
+        legacy_broker: { file: "legacy-broker", common_name: BROKER_NAME, sans: [] },
+        legacy_other_name_broker: { file: "legacy-other-name-broker", common_name: "other.example.net", sans: [] },
+        legacy_foreign_broker: { file: "legacy-foreign-broker", common_name: BROKER_NAME, sans: [],
+                                 issuer: :foreign_ca },
+        legacy_san_broker: { file: "legacy-san-broker", common_name: BROKER_NAME, sans: ["DNS:other.example.net"] }
       }.freeze
       private_constant :SPECIALS
 
@@ -345,9 +360,9 @@ module ChoriaNats
         [["basicConstraints", "CA:FALSE", true],
          ["keyUsage", key_type == :ec ? "digitalSignature" : "digitalSignature,keyEncipherment", true],
          ["extendedKeyUsage", "serverAuth,clientAuth", false],
-         ["subjectAltName", sans.join(","), false],
+         (["subjectAltName", sans.join(","), false] unless sans.empty?),
          ["subjectKeyIdentifier", "hash", false],
-         ["authorityKeyIdentifier", "keyid:always", false]]
+         ["authorityKeyIdentifier", "keyid:always", false]].compact
       end
 
       def extension_factory(subject_cert, issuer_cert)

@@ -13,7 +13,18 @@ RSpec.describe ChoriaNats::PluginSettings do
     expect(s.use_srv?).to be(true)
     expect(s.randomize?).to be(true)
     expect(s.connect_timeout).to eq(2.0)
-    expect(s.reconnect_options).to eq(reconnect_initial_delay: 0.5, reconnect_max_delay: 60.0, reconnect_spread: 25.0)
+    expect(s.legacy_certificates?).to be(false)
+    expect(s.connection_options).to eq(user: nil, password: nil, connect_timeout: 2.0, randomize: true,
+                                       srv_nameserver: nil, legacy_certificates: false,
+                                       reconnect_initial_delay: 0.5, reconnect_max_delay: 60.0, reconnect_spread: 25.0)
+  end
+
+  it "reads plugin.security.support_legacy_certificates into the connection options" do
+    s = settings("security.support_legacy_certificates" => "true")
+    expect(s.connection_options).to include(legacy_certificates: true)
+    expect { settings("security.support_legacy_certificates" => "sometimes").legacy_certificates? }
+      .to raise_error(ChoriaNats::ConfigurationError,
+                      'plugin.security.support_legacy_certificates must be true or false, not "sometimes"')
   end
 
   it "reads plugin.nats.user and plugin.nats.pass before the environment" do
@@ -45,7 +56,8 @@ RSpec.describe ChoriaNats::PluginSettings do
   it "reads the reconnect back-off from plugin.choria.network.* and bounds it" do
     s = settings("choria.network.reconnect_spread" => "90", "choria.network.reconnect_max_delay" => "180",
                  "choria.network.reconnect_initial_delay" => "0.2")
-    expect(s.reconnect_options).to eq(reconnect_initial_delay: 0.2, reconnect_max_delay: 180.0, reconnect_spread: 90.0)
+    expect(s.connection_options).to include(reconnect_initial_delay: 0.2, reconnect_max_delay: 180.0,
+                                            reconnect_spread: 90.0)
     expect { settings("choria.network.reconnect_spread" => "0").reconnect_spread }
       .to raise_error(ChoriaNats::ConfigurationError,
                       'plugin.choria.network.reconnect_spread must be seconds above 0 and at most 3600, not "0"')

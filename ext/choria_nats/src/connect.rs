@@ -15,7 +15,7 @@ use std::time::Instant;
 /// fast as messages arrive; the receive queue holds the backlog.
 const SUBSCRIPTION_BUFFER: usize = 65_536;
 
-fn options(settings: &Settings, link: &Arc<Link>) -> ConnectOptions {
+fn options(settings: &Settings, link: &Arc<Link>) -> Result<ConnectOptions, Failure> {
     let events = Arc::clone(link);
     let chooser = Arc::clone(link);
     let mut options = ConnectOptions::new()
@@ -42,7 +42,10 @@ fn options(settings: &Settings, link: &Arc<Link>) -> ConnectOptions {
         options =
             options.user_and_password(user.clone(), settings.password.clone().unwrap_or_default());
     }
-    options
+    if settings.legacy_certificates {
+        options = options.tls_client_config(crate::legacy_names::client_config(&settings.files)?);
+    }
+    Ok(options)
 }
 
 /// One line for several failures: each server and why.
@@ -124,7 +127,7 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Client, Fa
             let addrs: Vec<ServerAddr> = pool.entries().iter().map(|e| e.addr.clone()).collect();
             (target, addrs)
         };
-        match options(settings, link).connect(addrs).await {
+        match options(settings, link)?.connect(addrs).await {
             Ok(client) => {
                 link.pool().record_success();
                 link.log(

@@ -9,6 +9,7 @@ mod connection;
 mod envelope;
 mod errors;
 mod gvl;
+mod legacy_names;
 pub mod link;
 mod log_queue;
 mod outgoing_blocks;

@@ -40,6 +40,9 @@ pub struct Settings {
     /// connect (SPEC §7), and the DNS server to ask (the system's when none).
     pub srv_names: Vec<hickory_resolver::proto::rr::Name>,
     pub srv_nameserver: Option<std::net::SocketAddr>,
+    /// Accept a broker certificate without subjectAltName whose common name
+    /// is the host dialled (`legacy_names.rs`).
+    pub legacy_certificates: bool,
 }
 
 /// The longest connect timeout accepted, as SPEC §5 says.
@@ -132,6 +135,7 @@ impl Settings {
             srv_nameserver: get::<String>(ruby, hash, "srv_nameserver")?
                 .map(|s| crate::srv::parse_nameserver(&s))
                 .transpose()?,
+            legacy_certificates: get(ruby, hash, "legacy_certificates")?.unwrap_or(false),
         })
     }
 
@@ -153,6 +157,7 @@ impl Settings {
             publish_timeout: Duration::from_secs(5),
             srv_names: Vec::new(),
             srv_nameserver: None,
+            legacy_certificates: false,
         }
     }
 }

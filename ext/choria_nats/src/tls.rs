@@ -4,7 +4,9 @@
 //!
 //! Verification is never optional: async-nats gets the CA file (never the
 //! system roots), the client certificate and key, and `require_tls`; no raw
-//! rustls configuration is built or accepted here.
+//! rustls configuration is accepted from outside. The one built here is for
+//! `plugin.security.support_legacy_certificates` (`legacy_names.rs`), and it
+//! verifies as much.
 
 use crate::errors::{Failure, Kind};
 use rustls::pki_types::pem::PemObject;
@@ -127,14 +129,15 @@ fn certificate_reason(error: &CertificateError, files: &TlsFiles) -> String {
             "its certificate is not signed by the CA in {} (unknown issuer): configure the CA that signed the broker, or reissue the broker's certificate from this CA",
             files.ca.display()
         ),
+        CertificateError::NotValidForNameContext { expected, presented } if presented.is_empty() => format!(
+            "its certificate is not valid for the name {} that was dialled; it holds no subjectAltName, as old Puppet certificates do: reissue it with one, or set {} = true (connection option legacy_certificates) to accept a common name equal to the host dialled",
+            expected.to_str(),
+            crate::legacy_names::SETTING
+        ),
         CertificateError::NotValidForNameContext { expected, presented } => format!(
             "its certificate is not valid for the name {} that was dialled; it holds {}: dial one of those names or reissue the broker's certificate for this name",
             expected.to_str(),
-            if presented.is_empty() {
-                "no names".to_string()
-            } else {
-                presented.iter().map(|n| plain_name(n)).collect::<Vec<_>>().join(", ")
-            }
+            presented.iter().map(|n| plain_name(n)).collect::<Vec<_>>().join(", ")
         ),
         CertificateError::NotValidForName => {
             "its certificate is not valid for the name that was dialled".to_string()

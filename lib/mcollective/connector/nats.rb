@@ -23,7 +23,7 @@ module MCollective
       def connect
         return if @connection && !@connection.closed?
 
-        @connection = ChoriaNats::Connection.connect(**connection_options, **@settings.reconnect_options)
+        @connection = ChoriaNats::Connection.connect(**connection_options)
         nil
       end
 
@@ -134,10 +134,8 @@ module MCollective
         servers = brokers.servers
         Log.info(brokers.description)
         { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
-          name: @config.identity, user: @settings.user, password: @settings.password,
-          connect_timeout: @settings.connect_timeout, randomize: @settings.randomize?,
-          retry_initial_connect: initial_retry, srv_names: brokers.srv_names,
-          srv_nameserver: @settings.srv_nameserver, logger: ChoriaNats::MCollectiveLog.new }
+          name: @config.identity, retry_initial_connect: initial_retry, srv_names: brokers.srv_names,
+          logger: ChoriaNats::MCollectiveLog.new, **@settings.connection_options }
       end
 
       # The daemon retries for ever; mco until just before its own timeout.

@@ -1,0 +1,224 @@
+//! `plugin.security.support_legacy_certificates` (SPEC §5): brokers whose
+//! certificate predates subjectAltName, as old Puppet CAs issued them, are
+//! accepted when the certificate's common name is the host dialled.
+//!
+//! Everything else stays verified: the chain to the CA file (the only trust
+//! anchor), the validity dates, the TLS server purpose, the handshake
+//! signatures. Only the name check gets a second chance, and only for a
+//! certificate that holds no DNS or IP subjectAltName at all. This is the one
+//! place that builds a rustls configuration itself; without the setting,
+//! async-nats builds it from the files as usual.
+
+use crate::errors::Failure;
+use crate::tls::{self, TlsFiles};
+use crate::x509;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_cert_signed_by_trust_anchor, WebPkiServerVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use std::sync::Arc;
+
+/// The client configuration for a connection that accepts legacy broker
+/// certificates: the CA file as the only root, our certificate and key.
+pub fn client_config(files: &TlsFiles) -> Result<ClientConfig, Failure> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let ca = files.ca.display();
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(tls::certificates("CA", &files.ca)?);
+    if roots.is_empty() {
+        return Err(Failure::config(format!(
+            "The CA file {ca} holds no certificate usable as a trust anchor"
+        )));
+    }
+    let roots = Arc::new(roots);
+    let webpki =
+        WebPkiServerVerifier::builder_with_provider(Arc::clone(&roots), Arc::clone(&provider))
+            .build()
+            .map_err(|e| Failure::config(format!("Cannot use the CA file {ca}: {e}")))?;
+    let verifier = LegacyNames {
+        webpki,
+        roots,
+        algorithms: provider.signature_verification_algorithms,
+    };
+    let chain = tls::certificates("certificate", &files.cert)?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&tls::read("private key", &files.key)?).map_err(|_| {
+            Failure::config(format!(
+                "The private key file {} holds no PEM private key (RSA PKCS#1, PKCS#8 or EC)",
+                files.key.display()
+            ))
+        })?;
+    ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_client_auth_cert(chain, key)
+        })
+        .map_err(|e| {
+            Failure::config(format!(
+                "Cannot use the certificate {} with the key {}: {e}",
+                files.cert.display(),
+                files.key.display()
+            ))
+        })
+}
+
+/// rustls' own verifier, with the legacy name rule as a second chance.
+#[derive(Debug)]
+struct LegacyNames {
+    webpki: Arc<WebPkiServerVerifier>,
+    roots: Arc<RootCertStore>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for LegacyNames {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verdict {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if legacy_name_matches(end_entity, server_name) => {
+                // The chain again, on its own: acceptance must not rest on
+                // the order in which webpki makes its checks.
+                let parsed = ParsedCertificate::try_from(end_entity)?;
+                verify_server_cert_signed_by_trust_anchor(
+                    &parsed,
+                    &self.roots,
+                    intermediates,
+                    now,
+                    self.algorithms.all,
+                )?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// Whether `der` holds no DNS or IP subjectAltName and its common name is
+/// the host dialled (ASCII case ignored for DNS names).
+fn legacy_name_matches(der: &CertificateDer<'_>, server_name: &ServerName<'_>) -> bool {
+    let Some(cert) = x509::parse(der) else {
+        return false;
+    };
+    if !cert.dns_names.is_empty() || !cert.ip_addresses.is_empty() {
+        return false;
+    }
+    let Some(common_name) = cert.common_name else {
+        return false;
+    };
+    match server_name {
+        ServerName::DnsName(dns) => {
+            let dialled = dns.as_ref().trim_end_matches('.');
+            !dialled.is_empty() && common_name.eq_ignore_ascii_case(dialled)
+        }
+        ServerName::IpAddress(ip) => common_name == std::net::IpAddr::from(*ip).to_string(),
+        _ => false,
+    }
+}
+
+/// The setting to name in a refusal of a certificate that holds no names.
+pub const SETTING: &str = "plugin.security.support_legacy_certificates";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate from the openssl command (bin/setup installs it).
+    fn certificate(common_name: &str, sans: &[&str]) -> CertificateDer<'static> {
+        let mut command = std::process::Command::new("openssl");
+        command.args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ]);
+        command.args(["-nodes", "-keyout", "/dev/null", "-days", "1", "-subj"]);
+        command.arg(format!("/CN={common_name}"));
+        if !sans.is_empty() {
+            let names: Vec<String> = sans.iter().map(|n| format!("DNS:{n}")).collect();
+            command
+                .arg("-addext")
+                .arg(format!("subjectAltName={}", names.join(",")));
+        }
+        let output = command.output().expect("openssl runs");
+        assert!(
+            output.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        CertificateDer::from_pem_slice(&output.stdout).expect("a PEM certificate")
+    }
+
+    #[test]
+    fn accepts_only_a_common_name_equal_to_the_host_without_alt_names() {
+        let dialled = ServerName::try_from("broker.example.net").unwrap();
+        assert!(legacy_name_matches(
+            &certificate("broker.example.net", &[]),
+            &dialled
+        ));
+        assert!(legacy_name_matches(
+            &certificate("BROKER.example.net", &[]),
+            &dialled
+        ));
+        assert!(!legacy_name_matches(
+            &certificate("other.example.net", &[]),
+            &dialled
+        ));
+        assert!(!legacy_name_matches(
+            &certificate("broker.example.net", &["other.example.net"]),
+            &dialled
+        ));
+        assert!(!legacy_name_matches(
+            &certificate("*.example.net", &[]),
+            &dialled
+        ));
+        let ip = ServerName::try_from("127.0.0.1").unwrap();
+        assert!(legacy_name_matches(&certificate("127.0.0.1", &[]), &ip));
+        assert!(!legacy_name_matches(&certificate("127.0.0.2", &[]), &ip));
+    }
+}
