@@ -6,11 +6,10 @@
 //! certificates as intermediates; `x509.rs` only reads names and dates.
 
 use crate::errors::Failure;
-use crate::tls::{certificates, read, TlsFiles};
+use crate::tls::{certificates, TlsFiles};
 use crate::x509;
 use magnus::{function, scan_args::scan_args, Error, RHash, RModule, Ruby, Value};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{CertificateError, RootCertStore, SignatureAlgorithm};
 use std::path::Path;
@@ -203,13 +202,7 @@ fn cert_line(
 }
 
 fn load_key(path: &Path) -> Result<(Arc<dyn rustls::sign::SigningKey>, String), Failure> {
-    let pem = read("private key", path)?;
-    let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
-        Failure::config(format!(
-            "The private key file {} holds no PEM private key (RSA PKCS#1, PKCS#8 or EC)",
-            path.display()
-        ))
-    })?;
+    let key = crate::tls::private_key(path)?;
     let provider = rustls::crypto::ring::default_provider();
     let signing_key = provider.key_provider.load_private_key(key).map_err(|e| {
         Failure::config(format!(

@@ -15,8 +15,7 @@ use crate::x509;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{verify_server_cert_signed_by_trust_anchor, WebPkiServerVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
@@ -46,13 +45,7 @@ pub fn client_config(files: &TlsFiles) -> Result<ClientConfig, Failure> {
         algorithms: provider.signature_verification_algorithms,
     };
     let chain = tls::certificates("certificate", &files.cert)?;
-    let key =
-        PrivateKeyDer::from_pem_slice(&tls::read("private key", &files.key)?).map_err(|_| {
-            Failure::config(format!(
-                "The private key file {} holds no PEM private key (RSA PKCS#1, PKCS#8 or EC)",
-                files.key.display()
-            ))
-        })?;
+    let key = tls::private_key(&files.key)?;
     ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .and_then(|builder| {
@@ -165,6 +158,7 @@ pub const SETTING: &str = "plugin.security.support_legacy_certificates";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::pki_types::pem::PemObject;
 
     /// A self-signed certificate from the openssl command (bin/setup installs it).
     fn certificate(common_name: &str, sans: &[&str]) -> CertificateDer<'static> {

@@ -10,7 +10,7 @@
 
 use crate::errors::{Failure, Kind};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{AlertDescription, CertificateError};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -70,6 +70,17 @@ pub(crate) fn certificates(
         )));
     }
     Ok(certs)
+}
+
+/// The private key in the PEM file at `path`: RSA (PKCS#1, as Puppet writes
+/// it), PKCS#8 or EC.
+pub(crate) fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, Failure> {
+    PrivateKeyDer::from_pem_slice(&read("private key", path)?).map_err(|_| {
+        Failure::config(format!(
+            "The private key file {} holds no PEM private key (RSA PKCS#1, PKCS#8 or EC)",
+            path.display()
+        ))
+    })
 }
 
 impl TlsFiles {
