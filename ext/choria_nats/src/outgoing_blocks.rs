@@ -21,6 +21,10 @@ const BLOCK: usize = 64 * 1024;
 /// Copies larger than this get an allocation of their own, so that one large
 /// message never keeps a block of small ones alive, nor the other way round.
 const LARGEST_SHARED: usize = BLOCK / 8;
+/// The largest copy remembered for the next publish (NATS' default
+/// max_payload): a larger one, which the broker may refuse anyway, is not
+/// kept alive after its publish.
+const LARGEST_REMEMBERED: usize = 1024 * 1024;
 
 /// The part of a message a copy is for; each remembers its previous copy.
 #[derive(Clone, Copy)]
@@ -39,8 +43,8 @@ pub struct OutgoingBlocks {
 struct State {
     /// The block being filled; empty until the first copy.
     block: BytesMut,
-    /// The previous copy of each part. It keeps at most one block, or one
-    /// message of up to the broker's max_payload, alive until the next one.
+    /// The previous copy of each part, up to `LARGEST_REMEMBERED` bytes. It
+    /// keeps at most one block or one 1 MiB copy alive until the next one.
     previous: [Bytes; 3],
 }
 
@@ -63,7 +67,11 @@ impl OutgoingBlocks {
             block.extend_from_slice(bytes);
             block.split().freeze()
         };
-        state.previous[part as usize] = copy.clone();
+        state.previous[part as usize] = if copy.len() <= LARGEST_REMEMBERED {
+            copy.clone()
+        } else {
+            Bytes::new()
+        };
         copy
     }
 }
@@ -136,5 +144,15 @@ mod tests {
         let reply = blocks.copy(Part::Reply, b"body");
         assert_ne!(first.as_ptr(), reply.as_ptr());
         assert_eq!(&reply[..], b"body");
+    }
+
+    #[test]
+    fn a_copy_over_one_mebibyte_is_not_kept_for_the_next_publish() {
+        let blocks = OutgoingBlocks::default();
+        let large = vec![3u8; LARGEST_REMEMBERED + 1];
+        let first = blocks.copy(Part::Payload, &large);
+        let again = blocks.copy(Part::Payload, &large);
+        assert_ne!(first.as_ptr(), again.as_ptr());
+        assert!(blocks.state.lock().unwrap().previous[Part::Payload as usize].is_empty());
     }
 }
