@@ -47,11 +47,11 @@ RSpec.describe "MCollective with connector = nats (real mcollectived and mco)" d
       "plugin.choria.use_srv_records" => "false" }.merge(extra)
   end
 
-  def daemon(identity, ssldir:, collectives: %w[mcollective], broker: @broker)
+  def daemon(identity, ssldir:, collectives: %w[mcollective], broker: @broker, extra: {})
     facts = File.join(@dir, "#{identity}.facts.yaml")
     File.write(facts, "role: test\n")
-    settings = self.class.settings_for(broker, ssldir, "plugin.yaml" => facts, "loglevel" => "info",
-                                                       "classesfile" => File.join(@dir, "classes.txt"))
+    settings = self.class.settings_for(broker, ssldir, { "plugin.yaml" => facts, "loglevel" => "info",
+                                                         "classesfile" => File.join(@dir, "classes.txt") }.merge(extra))
     env = { "MCOLLECTIVE_CERTNAME" => identity }
     identity.start_with?("node1") ? env.update(env_credentials) : settings.update(config_credentials)
     config = ChoriaNats::TestSupport::MCollectiveConfig.text(identity: identity, collectives: collectives,
@@ -168,6 +168,30 @@ RSpec.describe "MCollective with connector = nats (real mcollectived and mco)" d
     ensure
       node.stop
       late.stop
+    end
+  end
+
+  it "reaches a broker with a legacy certificate only with plugin.security.support_legacy_certificates",
+     bounded: 120 do
+    files = @pki.broker_files(:legacy_broker) # no subjectAltName, CN localhost
+    legacy = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, "legacy-broker"), user: "mco",
+                                                     password: self.class.password, cert: files[:cert_file],
+                                                     key: files[:key_file]).start
+    hosts = { "plugin.choria.middleware_hosts" => "localhost:#{legacy.port}" }
+    allow = hosts.merge("plugin.security.support_legacy_certificates" => "true")
+    @pki.cert_for("node4.example.net")
+    node = daemon("node4.example.net", ssldir: @pki.dir, extra: allow).start
+    begin
+      node.wait_for_log(/Connected to NATS localhost:#{legacy.port} \(config\)/)
+      output, status = mco("ping", config: client_config(hosts, name: "legacy-refusing-client"))
+      expect(status).not_to be_success
+      expect(output).to include("it holds no subjectAltName").and include("support_legacy_certificates = true")
+      output, status = mco("ping", config: client_config(allow, name: "legacy-client"))
+      expect(status).to be_success, output
+      expect(output).to match(/^node4\.example\.net\s+time=/)
+    ensure
+      node.stop
+      legacy.stop
     end
   end
 
