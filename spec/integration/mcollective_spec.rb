@@ -173,16 +173,16 @@ RSpec.describe "MCollective with connector = nats (real mcollectived and mco)" d
 
   it "reaches a broker with a legacy certificate only with plugin.security.support_legacy_certificates",
      bounded: 120 do
-    files = @pki.broker_files(:legacy_broker) # no subjectAltName, CN localhost
+    files = @pki.broker_files(:legacy_broker) # no subjectAltName, CN 127.0.0.1
     legacy = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, "legacy-broker"), user: "mco",
                                                      password: self.class.password, cert: files[:cert_file],
                                                      key: files[:key_file]).start
-    hosts = { "plugin.choria.middleware_hosts" => "localhost:#{legacy.port}" }
+    hosts = { "plugin.choria.middleware_hosts" => legacy.address }
     allow = hosts.merge("plugin.security.support_legacy_certificates" => "true")
     @pki.cert_for("node4.example.net")
     node = daemon("node4.example.net", ssldir: @pki.dir, extra: allow).start
     begin
-      node.wait_for_log(/Connected to NATS localhost:#{legacy.port} \(config\)/)
+      node.wait_for_log(/Connected to NATS #{Regexp.escape(legacy.address)} \(config\)/)
       output, status = mco("ping", config: client_config(hosts, name: "legacy-refusing-client"))
       expect(status).not_to be_success
       expect(output).to include("it holds no subjectAltName").and include("support_legacy_certificates = true")

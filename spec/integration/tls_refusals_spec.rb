@@ -160,16 +160,16 @@ RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
   end
 
   describe "legacy broker certificates (no subjectAltName), plugin.security.support_legacy_certificates" do
-    # Dialled as localhost, the name the legacy certificates' common name holds.
+    # Dialled as 127.0.0.1, which the legacy certificates' common name holds (no name resolution needed).
     def by_name(kind)
-      ["localhost:#{broker(kind).port}"]
+      [broker(kind).address]
     end
 
     it "refuses one by default, and says which setting accepts it" do
       error = refusal(broker(:legacy_broker), servers: by_name(:legacy_broker))
       expect(error).to be_a(ChoriaNats::TLSError)
       expect(error.message).to include(
-        "not valid for the name localhost that was dialled; it holds no subjectAltName, as old Puppet " \
+        "not valid for the name 127.0.0.1 that was dialled; it holds no subjectAltName, as old Puppet " \
         "certificates do: reissue it with one, or set plugin.security.support_legacy_certificates = true"
       )
     end
@@ -185,12 +185,12 @@ RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
     it "still refuses another common name, another CA, or a certificate with subjectAltNames" do
       other = refusal(broker(:legacy_other_name_broker), servers: by_name(:legacy_other_name_broker),
                                                          legacy_certificates: true)
-      expect(other.message).to include("not valid for the name localhost that was dialled; it holds no subjectAltName")
+      expect(other.message).to include("not valid for the name 127.0.0.1 that was dialled; it holds no subjectAltName")
       foreign = refusal(broker(:legacy_foreign_broker), servers: by_name(:legacy_foreign_broker),
                                                         legacy_certificates: true)
       expect(foreign.message).to include("its certificate is not signed by the CA in #{pki.ca_file} (unknown issuer)")
       san = refusal(broker(:legacy_san_broker), servers: by_name(:legacy_san_broker), legacy_certificates: true)
-      expect(san.message).to include("not valid for the name localhost that was dialled; it holds other.example.net")
+      expect(san.message).to include("not valid for the name 127.0.0.1 that was dialled; it holds other.example.net")
       expect([other, foreign, san]).to all(be_a(ChoriaNats::TLSError))
     end
 

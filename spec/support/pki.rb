@@ -191,9 +191,10 @@ module ChoriaNats
       end
 
       # @return [Hash] :cert_file and :key_file of a broker certificate of +kind+: :legacy_broker (no
-      #   subjectAltName, CN localhost), :legacy_other_name_broker (no subjectAltName, CN other.example.net),
-      #   :legacy_foreign_broker (as :legacy_broker, from the foreign CA), :legacy_san_broker (CN localhost,
-      #   subjectAltName other.example.net only)
+      #   subjectAltName, CN 127.0.0.1, the address the brokers listen on, so that no name resolution is
+      #   needed), :legacy_other_name_broker (no subjectAltName, CN other.example.net), :legacy_foreign_broker
+      #   (as :legacy_broker, from the foreign CA), :legacy_san_broker (CN 127.0.0.1, subjectAltName
+      #   other.example.net only)
       def broker_files(kind)
         raise ArgumentError, "no broker certificate #{kind.inspect}" unless kind.to_s.end_with?("_broker")
 
@@ -248,11 +249,11 @@ module ChoriaNats
                           not_before: -2 * YEAR, not_after: -YEAR },
         wrong_host_broker: { file: "wrong.example.net" },
         intermediate_client: { file: "intermediate-client.example.net", issuer: :intermediate_ca, chain: true },
-        legacy_broker: { file: "legacy-broker", common_name: BROKER_NAME, sans: [] },
+        legacy_broker: { file: "legacy-broker", common_name: "127.0.0.1", sans: [] },
         legacy_other_name_broker: { file: "legacy-other-name-broker", common_name: "other.example.net", sans: [] },
-        legacy_foreign_broker: { file: "legacy-foreign-broker", common_name: BROKER_NAME, sans: [],
+        legacy_foreign_broker: { file: "legacy-foreign-broker", common_name: "127.0.0.1", sans: [],
                                  issuer: :foreign_ca },
-        legacy_san_broker: { file: "legacy-san-broker", common_name: BROKER_NAME, sans: ["DNS:other.example.net"] }
+        legacy_san_broker: { file: "legacy-san-broker", common_name: "127.0.0.1", sans: ["DNS:other.example.net"] }
       }.freeze
       private_constant :SPECIALS
 
