@@ -7,7 +7,8 @@
 #   rake bench                       # or: ruby bench/run.rb
 #   BENCH_ROUNDS=5 BENCH_SCENARIOS=publish,receive ruby bench/run.rb
 #
-# Scenarios (bench/scenarios/): publish, receive, request_reply, fan_in (one
+# Scenarios (bench/scenarios/): publish (one payload), publish_distinct
+# (1,000 payloads in turn), receive, request_reply, fan_in (one
 # per BENCH_FAN_IN count), intake, decode (reply and request envelopes), connect,
 # idle. Contenders: bare (nats-bare),
 # connection (ChoriaNats::Connection), connector (MCollective::Connector::Nats
@@ -78,6 +79,7 @@ module ChoriaNats
       # How each scenario name becomes its scenarios (fan_in and decode make several).
       BUILD = {
         "publish" => ->(rig, _settings) { Publish.new(rig, "publish") },
+        "publish_distinct" => ->(rig, _settings) { Publish.new(rig, "publish_distinct", distinct: Publish::DISTINCT) },
         "receive" => ->(rig, _settings) { Receive.new(rig, "receive") },
         "request_reply" => ->(rig, _settings) { RequestReply.new(rig, "request_reply") },
         "fan_in" => ->(rig, settings) { settings.fan_in.map { |count| FanIn.new(rig, count) } },

@@ -5,7 +5,7 @@ module ChoriaNats
     # What one run measures, read from the environment (see bench/run.rb).
     class Settings
       # Every scenario, in the order a round runs them.
-      SCENARIOS = %w[publish receive request_reply fan_in intake decode connect idle].freeze
+      SCENARIOS = %w[publish publish_distinct receive request_reply fan_in intake decode connect idle].freeze
 
       # Rounds of every scenario.
       attr_reader :rounds

@@ -12,7 +12,8 @@ RSpec.describe "rake bench (bench/run.rb), smoke run with tiny counts" do
   fan_in = [300, 600]
   flows = %w[bare connection connector queued floor]
   expected = {
-    "publish" => %w[connection bare], "receive" => %w[connection bare], "request_reply" => %w[connection bare],
+    "publish" => %w[connection bare], "publish_distinct" => %w[connection bare], "receive" => %w[connection bare],
+    "request_reply" => %w[connection bare],
     "fan_in_300" => flows, "fan_in_600" => flows, "intake" => flows, "decode_reply" => %w[bare connector floor],
     "decode_request" => %w[bare connector floor], "connect" => %w[connection bare],
     "idle" => %w[connection bare]
@@ -59,7 +60,8 @@ RSpec.describe "rake bench (bench/run.rb), smoke run with tiny counts" do
 
   it "reports each target check with a verdict, the timings and a chart", bounded: 5 do
     labels = @results.fetch("checks", []).map { |check| "#{check['scenario']}: #{check['label']}" }
-    expect(labels).to include("publish: connection / bare msgs/s", "receive: connection / bare msgs/s",
+    expect(labels).to include("publish: connection / bare msgs/s", "publish_distinct: connection / bare msgs/s",
+                              "receive: connection / bare msgs/s",
                               "request_reply: connection / bare p50 latency", "intake: connector / floor msgs/s",
                               "fan_in_600: connector / floor msgs/s", "connect: connection / bare connect time",
                               "idle: connection idle CPU, ms per 10 s")

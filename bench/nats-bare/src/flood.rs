@@ -24,15 +24,37 @@ fn payload(args: &Args) -> Result<Bytes> {
     Ok(Bytes::from(vec![b'x'; size]))
 }
 
+/// With `--distinct N`, N variants of `payload` that each differ from the
+/// one before (the variant's number written over its first bytes), made
+/// before the clock starts; else `payload` alone.
+fn variants(args: &Args, payload: Bytes) -> Result<Vec<Bytes>> {
+    let distinct: usize = args.number_or("distinct", 1)?;
+    if distinct == 0 {
+        return Err("--distinct must be at least 1".into());
+    }
+    if distinct == 1 {
+        return Ok(vec![payload]);
+    }
+    Ok((0..distinct)
+        .map(|n| {
+            let mut variant = payload.to_vec();
+            let tag = n.to_string();
+            let width = tag.len().min(variant.len());
+            variant[..width].copy_from_slice(&tag.as_bytes()[..width]);
+            Bytes::from(variant)
+        })
+        .collect())
+}
+
 /// Publishes `count` messages, then flushes; times both.
 pub async fn publish(args: &Args) -> Result<()> {
     let subject = args.text("subject")?;
     let count: u64 = args.number("count")?;
-    let payload = payload(args)?;
+    let payloads = variants(args, payload(args)?)?;
     let client = connect(args, None).await?;
     let target = Subject::from(subject);
     let start = Instant::now();
-    for sent in 0..count {
+    for (sent, payload) in (0..count).zip(payloads.iter().cycle()) {
         client
             .publish(target.clone(), payload.clone())
             .await
@@ -44,7 +66,7 @@ pub async fn publish(args: &Args) -> Result<()> {
     emit(&format!(
         "{{\"mode\":\"publish\",\"subject\":{},\"count\":{count},\"size\":{},\"elapsed\":{:.6},\"msgs_per_sec\":{:.1}}}",
         json_string(subject),
-        payload.len(),
+        payloads[0].len(),
         elapsed.as_secs_f64(),
         rate(count, elapsed)
     ))

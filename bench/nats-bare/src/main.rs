@@ -4,7 +4,7 @@
 //! the baseline `bench/run.rb` compares the gem to, and its load generator.
 //!
 //! ```text
-//! nats-bare publish   CONN --subject S --count N (--size B | --payload-file F)
+//! nats-bare publish   CONN --subject S --count N (--size B | --payload-file F) [--distinct D]
 //! nats-bare receive   CONN --subject S --count N --timeout SEC
 //! nats-bare replies   CONN --subject S --count N --connections C
 //! nats-bare request   CONN --subject S --count N --size B --timeout SEC [--warmup W]
@@ -17,7 +17,8 @@
 //! CONN: --server H:P --ca CA --cert CERT --key KEY
 //! ```
 //!
-//! - `publish` floods a subject and times the publishes and the flush.
+//! - `publish` floods a subject and times the publishes and the flush; with
+//!   `--distinct D` it sends D payloads in turn, each unlike the one before.
 //! - `receive` times the first to the last of `count` messages; `{"ready":true}`
 //!   first, once its subscription is known to the broker; it also reports its
 //!   RSS then and its peak RSS while receiving.
@@ -51,7 +52,7 @@ use std::process::ExitCode;
 pub type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 const USAGE: &str = "usage:
-  nats-bare publish   CONN --subject S --count N (--size BYTES | --payload-file FILE)
+  nats-bare publish   CONN --subject S --count N (--size BYTES | --payload-file FILE) [--distinct D]
   nats-bare receive   CONN --subject S --count N --timeout SEC
   nats-bare replies   CONN --subject S --count N --connections C
   nats-bare request   CONN --subject S --count N --size BYTES --timeout SEC [--warmup W]
@@ -67,7 +68,9 @@ async fn run(argv: &[String]) -> Result<()> {
         return Err(USAGE.into());
     };
     match command.as_str() {
-        "publish" => flood::publish(&Args::parse(rest, &["size", "payload-file"])?).await,
+        "publish" => {
+            flood::publish(&Args::parse(rest, &["size", "payload-file", "distinct"])?).await
+        }
         "receive" => flood::receive(&Args::parse(rest, &["timeout"])?).await,
         "replies" => flood::replies(&Args::parse(rest, &["connections"])?).await,
         "request" => roundtrip::request(&Args::parse(rest, &["size", "timeout", "warmup"])?).await,
