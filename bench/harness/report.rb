@@ -100,7 +100,7 @@ module ChoriaNats
       def print_checks
         puts "\nTargets"
         @checks.each do |check|
-          puts format("  %-14<s>s %-58<l>s %12<v>s  %-10<t>s %<r>s", s: check.scenario, l: check.label,
+          puts format("  %-16<s>s %-56<l>s %12<v>s  %-10<t>s %<r>s", s: check.scenario, l: check.label,
                                                                      v: Report.value_text(check), t: check.target,
                                                                      r: check.verdict)
         end

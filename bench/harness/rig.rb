@@ -136,6 +136,12 @@ module ChoriaNats
         end
       end
 
+      # The server.cfg #mcollective writes (and loads here), for the probe processes.
+      def mcollective_config
+        mcollective
+        File.join(dir, "mcollective", "server.cfg")
+      end
+
       # A connected MCollective::Connector::Nats, as mcollectived (:server) or mco (:client) makes it.
       def connector(mode)
         mcollective.mode = mode

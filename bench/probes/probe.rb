@@ -17,6 +17,22 @@ module ChoriaNats
                                        cert_file: options.fetch("cert"), key_file: options.fetch("key"),
                                        name: name, logger: ->(_level, _line) {}, **extra)
       end
+
+      # Loads MCollective and the --config file (a server.cfg with connector = nats) as +mode+
+      # (:client as mco, :server as mcollectived).
+      def self.mcollective(options, mode)
+        require "mcollective"
+        MCollective::Config.instance.loadconfig(options.fetch("config"))
+        MCollective::Log.configure
+        MCollective::Config.instance.mode = mode
+      end
+
+      # The connector MCollective's PluginManager makes from the loaded config, connected.
+      def self.connector
+        connector = MCollective::PluginManager["connector_plugin"]
+        connector.connect
+        connector
+      end
     end
   end
 end

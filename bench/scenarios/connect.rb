@@ -29,12 +29,23 @@ module ChoriaNats
         "connect (TLS, verified), fresh process"
       end
 
+      # The connection class, the bare client, and the connector (MCollective and its config loaded, as mco).
+      def contenders
+        %i[connection bare connector]
+      end
+
+      # Writes the MCollective config the connector's processes load.
+      def setup
+        @config = rig.mcollective_config
+      end
+
       # BENCH_CONNECTS processes of +who+; the medians.
       def run(who, _round)
-        argv = if who == :bare
-                 [rig.bare, "connect", *rig.connection_args]
-               else
-                 [RbConfig.ruby, "-I", File.join(ROOT, "lib"), PROBE, *rig.connection_args]
+        probe = [RbConfig.ruby, "-I", File.join(ROOT, "lib"), PROBE, *rig.connection_args]
+        argv = case who
+               when :bare then [rig.bare, "connect", *rig.connection_args]
+               when :connection then probe
+               else [*probe, "--config", @config]
                end
         samples = Array.new(settings.connects) { sample(argv, "connect-#{who}") }
         { connect_ms: Bench.median(samples.map(&:first)), process_ms: Bench.median(samples.map(&:last)),
@@ -44,7 +55,9 @@ module ChoriaNats
       # The connect within twice the bare client's.
       def checks(summary)
         [ratio_check(summary, "connection / bare connect time", :connect_ms, %i[connection bare], target: [:<=, 2.0]),
-         ratio_check(summary, "whole Ruby process / whole nats-bare process", :process_ms, %i[connection bare])]
+         ratio_check(summary, "whole Ruby process / whole nats-bare process", :process_ms, %i[connection bare]),
+         ratio_check(summary, "connector / bare connect time", :connect_ms, %i[connector bare]),
+         ratio_check(summary, "whole connector process / whole nats-bare process", :process_ms, %i[connector bare])]
       end
 
       private

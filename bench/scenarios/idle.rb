@@ -32,7 +32,17 @@ module ChoriaNats
         "idle #{format('%g', settings.idle_seconds)} s, #{settings.idle_subscriptions} subscriptions"
       end
 
-      # Both processes at once: they are idle, so they do not compete.
+      # The connection class, the bare client, and the connector as mcollectived makes it.
+      def contenders
+        %i[connection bare connector]
+      end
+
+      # Writes the MCollective config the connector's process loads.
+      def setup
+        @config = rig.mcollective_config
+      end
+
+      # All processes at once: they are idle, so they do not compete.
       def run_round(round)
         processes = contenders.rotate(round).to_h { |who| [who, start(who, round)] }
         sleep(SETTLE)
@@ -46,21 +56,23 @@ module ChoriaNats
         end
       end
 
-      # The Ruby process under 10 ms of CPU per 10 s.
+      # Each Ruby process under 10 ms of CPU per 10 s.
       def checks(summary)
-        [value_check("connection idle CPU, ms per 10 s", summary.combined(:connection, :cpu_ms), :<, CPU_TARGET,
-                     "ms")]
+        %i[connection connector].map do |who|
+          value_check("#{who} idle CPU, ms per 10 s", summary.combined(who, :cpu_ms), :<, CPU_TARGET, "ms")
+        end
       end
 
       private
 
       def start(who, round)
         prefix = ["--subject", "bench.idle.#{round}.#{who}", "--count", settings.idle_subscriptions.to_s]
-        pid, out = if who == :bare
+        probe = [RbConfig.ruby, "-I", File.join(ROOT, "lib"), PROBE, *rig.connection_args, *prefix]
+        pid, out = case who
+                   when :bare
                      rig.spawn_bare("idle", "idle-bare", *prefix, "--timeout", (settings.idle_seconds + 60).to_s)
-                   else
-                     rig.children.spawn([RbConfig.ruby, "-I", File.join(ROOT, "lib"), PROBE, *rig.connection_args,
-                                         *prefix], rig.err_file("idle-connection"))
+                   when :connection then rig.children.spawn(probe, rig.err_file("idle-connection"))
+                   else rig.children.spawn([*probe, "--config", @config], rig.err_file("idle-connector"))
                    end
         rig.await_ready(out, "idle-#{who}")
         [pid, out]

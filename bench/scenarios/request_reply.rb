@@ -23,19 +23,36 @@ module ChoriaNats
         "request/reply #{settings.round_trips} x #{settings.size} B"
       end
 
+      # The connection class, the bare client, and the connector sending MCollective::Message requests.
+      def contenders
+        %i[connection bare connector]
+      end
+
+      # Loads MCollective for the connector.
+      def setup
+        rig.mcollective
+      end
+
       # One run of +who+ against a fresh responder.
       def run(who, round)
-        subject = "bench.request.#{round}.#{who}"
+        # The connector publishes a broadcast request for an agent: the responder listens there.
+        subject = who == :connector ? "mcollective.broadcast.agent.bench#{round}" : "bench.request.#{round}.#{who}"
         responder = responder(subject)
-        result = who == :bare ? bare(subject) : connection(subject, round)
+        result = case who
+                 when :bare then bare(subject)
+                 when :connection then connection(subject, round)
+                 else connector(round)
+                 end
         rig.finish(*responder, "responder", REPLY_TIMEOUT + settings.gap)
         result
       end
 
-      # p50 within 1.2 times the bare client's; p99 reported; nothing lost.
+      # p50 within 1.2 times the bare client's; p99 and the connector's ratios reported; nothing lost.
       def checks(summary)
         [ratio_check(summary, "connection / bare p50 latency", :p50_us, %i[connection bare], target: [:<=, 1.2]),
          ratio_check(summary, "connection / bare p99 latency", :p99_us, %i[connection bare]),
+         ratio_check(summary, "connector / bare p50 latency", :p50_us, %i[connector bare]),
+         ratio_check(summary, "connector / bare p99 latency", :p99_us, %i[connector bare]),
          lost_check(summary)]
       end
 
@@ -74,6 +91,44 @@ module ChoriaNats
           samples << ((Bench.now - started) * 1e6) if reply && n >= WARMUP
         end
         [samples, lost]
+      end
+
+      # As mco does it: MCollective::Connector::Nats publishes each request (base64, headers,
+      # envelope) with its reply subject, and receive makes the echoed envelope an
+      # MCollective::Message. The messages are made before the clock starts. receive waits
+      # without a deadline, as MCollective's, so one Timeout bounds the whole run, as
+      # MCollective's client bounds its reply loop; replies not received by then are lost.
+      def connector(round)
+        connector = rig.connector(:client)
+        connector.subscribe("bench#{round}", :reply, "mcollective")
+        connector.connection.flush(10)
+        total = WARMUP + settings.round_trips
+        messages = Array.new(total) do
+          MCollective::Message.new(("r" * settings.size).freeze, nil, agent: "bench#{round}",
+                                                                      collective: "mcollective", type: :request)
+        end
+        GC.start
+        samples = connector_round_trips(connector, messages)
+        { p50_us: Bench.percentile(samples, 0.5), p90_us: Bench.percentile(samples, 0.9),
+          p99_us: Bench.percentile(samples, 0.99), max_us: samples.max, lost: settings.round_trips - samples.size }
+      ensure
+        connector&.disconnect
+      end
+
+      # The measured round trips of +messages+ through +connector+, in microseconds.
+      def connector_round_trips(connector, messages)
+        samples = []
+        Timeout.timeout(REPLY_TIMEOUT + (messages.size * 0.01)) do
+          messages.each_with_index do |message, n|
+            started = Bench.now
+            connector.publish(message)
+            connector.receive
+            samples << ((Bench.now - started) * 1e6) if n >= WARMUP
+          end
+        end
+        samples
+      rescue Timeout::Error
+        samples # the replies not received count as lost
       end
 
       def bare(subject)

@@ -11,12 +11,11 @@ RSpec.describe "rake bench (bench/run.rb), smoke run with tiny counts" do
   root = File.expand_path("../..", __dir__)
   fan_in = [300, 600]
   flows = %w[bare connection connector queued floor]
+  levels = %w[connection bare connector]
   expected = {
-    "publish" => %w[connection bare], "publish_distinct" => %w[connection bare], "receive" => %w[connection bare],
-    "request_reply" => %w[connection bare],
+    "publish" => levels, "publish_distinct" => levels, "receive" => %w[connection bare], "request_reply" => levels,
     "fan_in_300" => flows, "fan_in_600" => flows, "intake" => flows, "decode_reply" => %w[bare connector floor],
-    "decode_request" => %w[bare connector floor], "connect" => %w[connection bare],
-    "idle" => %w[connection bare]
+    "decode_request" => %w[bare connector floor], "connect" => levels, "idle" => levels
   }
 
   before(:all) do
@@ -64,7 +63,9 @@ RSpec.describe "rake bench (bench/run.rb), smoke run with tiny counts" do
                               "receive: connection / bare msgs/s",
                               "request_reply: connection / bare p50 latency", "intake: connector / floor msgs/s",
                               "fan_in_600: connector / floor msgs/s", "connect: connection / bare connect time",
-                              "idle: connection idle CPU, ms per 10 s")
+                              "idle: connection idle CPU, ms per 10 s",
+                              "idle: connector idle CPU, ms per 10 s", "publish: connector / bare msgs/s",
+                              "request_reply: connector / bare p50 latency", "connect: connector / bare connect time")
     expect(@results.dig("timings", "total")).to be > 0
     expect(File.read(File.join(@dir, "latest.svg"))).to start_with("<svg").and include("connector / floor")
   end

