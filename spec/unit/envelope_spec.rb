@@ -69,6 +69,76 @@ RSpec.describe ChoriaNats::Envelope do
     expect(natively).to be > 500 # the rest hold floats or big integers: JSON.parse's
   end
 
+  # What JSON.generate makes of +value+: [text, nil] or [nil, the error's class and message].
+  def generated(value)
+    [JSON.generate(value), nil]
+  rescue JSON::JSONError, EncodingError => e
+    [nil, "#{e.class}: #{e.message}"]
+  end
+
+  # The native writer gives JSON.generate's bytes, as UTF-8, or steps aside.
+  def writes_alike(value)
+    native = described_class.send(:generate_native, value)
+    return false unless native
+
+    expect([native, nil]).to eq(generated(value)), value.inspect[0, 200]
+    expect(native.encoding).to eq(Encoding::UTF_8)
+    true
+  end
+
+  it "encodes every wire sample's envelope as JSON.generate does, natively" do
+    Dir[File.join(samples_dir, "*.raw")].each do |file|
+      envelope = JSON.parse(File.binread(file))
+      expect(writes_alike(envelope)).to be(true), file
+      data = envelope["data"].unpack1("m")
+      line_broken = [data].pack("m") # as MCollective's base64_encode! writes it
+      expected = JSON.generate("protocol" => "choria:transport:1", "data" => line_broken,
+                               "headers" => envelope["headers"])
+      expect(described_class.encode(line_broken, envelope["headers"])).to eq(expected)
+    end
+  end
+
+  it "escapes what JSON.generate escapes and nothing more" do
+    text = "q\"b\\s/\b\f\n\r\t\u0000\u0001\u001f\u007f é\u2028\u{1F600}"
+    expect(writes_alike("a" => text, text => [text, text.b, text.encode("US-ASCII", undef: :replace)])).to be(true)
+    expect(writes_alike("n" => [nil, true, false, 0, -1, (2**63) - 1, -2**63, {}, [], ""])).to be(true)
+    expect(writes_alike("a" => "#{'[' * 98}#{']' * 98}", "d" => JSON.parse("#{'[' * 99}#{']' * 99}"))).to be(true)
+  end
+
+  it "leaves to JSON.generate what it cannot be sure to write alike, errors included" do
+    subclass = Class.new(String)
+    hash_subclass = Class.new(Hash)
+    ["\xFF", "\xFF".b, "é".encode("ISO-8859-1"), "x".encode("UTF-16LE"), "é".dup.force_encoding("US-ASCII"),
+     1.5, 2**64, :symbol, subclass.new("x"), hash_subclass.new, Object.new, JSON.parse("#{'[' * 100}#{']' * 100}"),
+     { symbol: 1 }, { 1 => 2 }, { "\xFF" => 1 }].each do |odd|
+      value = { "a" => odd }
+      expect(described_class.send(:generate_native, value)).to be_nil, odd.inspect
+      envelope = { "protocol" => "choria:transport:1", "data" => "x", "headers" => value }
+      expect(described_class.encode("x", value)).to eq(JSON.generate(envelope)) if generated(envelope).first
+    end
+    expect { described_class.encode("\xFF", {}) }.to raise_error(JSON::GeneratorError)
+  end
+
+  it "agrees with JSON.generate on 2,000 generated envelopes" do
+    random = Random.new(20_261_201)
+    text = -> { Array.new(random.rand(8)) { [random.rand(0x00..0x2FF)].pack("U") }.join }
+    atoms = [-> { random.rand((-2**65)..(2**65)) }, -> { random.rand(-99..99) }, -> { random.rand(2).zero? },
+             -> {}, text, -> { random.rand * 10 }]
+    value = lambda do |depth|
+      case depth < 4 ? random.rand(8) : 0
+      when 6 then Array.new(random.rand(4)) { value.call(depth + 1) }
+      when 7 then Array.new(random.rand(4)) { [text.call, value.call(depth + 1)] }.to_h
+      else atoms.sample(random: random).call
+      end
+    end
+    natively = 0
+    2000.times do
+      headers = Array.new(random.rand(5)) { [text.call, value.call(1)] }.to_h
+      natively += 1 if writes_alike("protocol" => "choria:transport:1", "data" => text.call, "headers" => headers)
+    end
+    expect(natively).to be > 500 # the rest hold floats or big integers: JSON.generate's
+  end
+
   it "checks base64 text natively as the character class it replaces" do
     random = Random.new(7)
     alphabet = [*"A".."Z", *"a".."z", *"0".."9", "+", "/", "=", "\r", "\n"]

@@ -197,7 +197,8 @@ fn parse_native(ruby: &Ruby, body: RString) -> Option<RHash> {
 pub fn define(module: RModule) -> Result<(), Error> {
     let envelope = module.define_module("Envelope")?;
     envelope.define_singleton_method("parse_native", function!(parse_native, 1))?;
-    envelope.define_singleton_method("base64_text?", function!(base64_text, 1))
+    envelope.define_singleton_method("base64_text?", function!(base64_text, 1))?;
+    crate::envelope_writer::define(envelope)
 }
 
 #[cfg(test)]

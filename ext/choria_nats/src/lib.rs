@@ -7,6 +7,7 @@ mod cert_check;
 pub mod connect;
 mod connection;
 mod envelope;
+mod envelope_writer;
 mod errors;
 mod gvl;
 mod legacy_names;
