@@ -95,6 +95,21 @@ module ChoriaNats
       end
     end
 
+    # A scenario measured at both levels: the connection class and
+    # MCollective::Connector::Nats making or taking real MCollective::Message
+    # objects, each against the bare client.
+    module BothLevels
+      # The connection class, the bare client and the connector.
+      def contenders
+        %i[connection bare connector]
+      end
+
+      # Loads MCollective and writes its config for the connector (and for probe processes).
+      def setup
+        @mcollective_config = rig.mcollective_config
+      end
+    end
+
     # The rounds of one scenario, combined per contender and metric.
     class Summary
       # The results of +scenario+: {who => [result of each round]}.

@@ -9,6 +9,8 @@ module ChoriaNats
     # spawn to exit (for Ruby: starting the interpreter and loading the gem).
     # BENCH_CONNECTS processes per contender and round; their medians.
     class Connect < Scenario
+      include BothLevels
+
       # The Ruby side's probe.
       PROBE = File.join(ROOT, "bench", "probes", "connect.rb")
       # Seconds one process may take.
@@ -29,23 +31,13 @@ module ChoriaNats
         "connect (TLS, verified), fresh process"
       end
 
-      # The connection class, the bare client, and the connector (MCollective and its config loaded, as mco).
-      def contenders
-        %i[connection bare connector]
-      end
-
-      # Writes the MCollective config the connector's processes load.
-      def setup
-        @config = rig.mcollective_config
-      end
-
       # BENCH_CONNECTS processes of +who+; the medians.
       def run(who, _round)
         probe = [RbConfig.ruby, "-I", File.join(ROOT, "lib"), PROBE, *rig.connection_args]
         argv = case who
                when :bare then [rig.bare, "connect", *rig.connection_args]
                when :connection then probe
-               else [*probe, "--config", @config]
+               else [*probe, "--config", @mcollective_config]
                end
         samples = Array.new(settings.connects) { sample(argv, "connect-#{who}") }
         { connect_ms: Bench.median(samples.map(&:first)), process_ms: Bench.median(samples.map(&:last)),

@@ -9,6 +9,8 @@ module ChoriaNats
     # for BENCH_IDLE_SECONDS. CPU from /proc/<pid>/task/*/schedstat (ns) and
     # /proc/<pid>/stat utime + stime (clock ticks), RSS from VmRSS at the end.
     class Idle < Scenario
+      include BothLevels
+
       # The Ruby side's probe.
       PROBE = File.join(ROOT, "bench", "probes", "idle.rb")
       # Seconds the processes settle after saying they are ready, before the watch starts.
@@ -30,16 +32,6 @@ module ChoriaNats
       # The table's name for it.
       def title
         "idle #{format('%g', settings.idle_seconds)} s, #{settings.idle_subscriptions} subscriptions"
-      end
-
-      # The connection class, the bare client, and the connector as mcollectived makes it.
-      def contenders
-        %i[connection bare connector]
-      end
-
-      # Writes the MCollective config the connector's process loads.
-      def setup
-        @config = rig.mcollective_config
       end
 
       # All processes at once: they are idle, so they do not compete.
@@ -72,7 +64,7 @@ module ChoriaNats
                    when :bare
                      rig.spawn_bare("idle", "idle-bare", *prefix, "--timeout", (settings.idle_seconds + 60).to_s)
                    when :connection then rig.children.spawn(probe, rig.err_file("idle-connection"))
-                   else rig.children.spawn([*probe, "--config", @config], rig.err_file("idle-connector"))
+                   else rig.children.spawn([*probe, "--config", @mcollective_config], rig.err_file("idle-connector"))
                    end
         rig.await_ready(out, "idle-#{who}")
         [pid, out]

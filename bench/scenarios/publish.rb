@@ -7,6 +7,8 @@ module ChoriaNats
     # DISTINCT payloads in turn, each unlike the one before, so that no publish
     # can reuse the previous one's copy (as an application sending fresh data does).
     class Publish < Scenario
+      include BothLevels
+
       # Messages per second, higher is better.
       METRICS = { msgs_per_sec: Metric.new(label: "msgs/s", better: :higher, digits: 0) }.freeze
       # Payloads publish_distinct cycles through (1 MiB of 1 KiB payloads: made before the clock starts).
@@ -22,16 +24,6 @@ module ChoriaNats
       def title
         kind = @distinct > 1 ? ", #{@distinct} distinct" : ", one payload"
         "publish #{settings.count} x #{settings.size} B#{kind}"
-      end
-
-      # The connection class, the bare client, and the connector publishing MCollective::Message requests.
-      def contenders
-        %i[connection bare connector]
-      end
-
-      # Loads MCollective for the connector.
-      def setup
-        rig.mcollective
       end
 
       # One publish run of +who+.

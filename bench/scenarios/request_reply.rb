@@ -7,6 +7,8 @@ module ChoriaNats
     # BENCH_SIZE bytes one after another (subscribe to a reply subject, publish
     # with it as reply, receive), after WARMUP unmeasured ones.
     class RequestReply < Scenario
+      include BothLevels
+
       # Round trips before the measured ones.
       WARMUP = 50
       # Seconds to wait for one reply before counting it lost.
@@ -21,16 +23,6 @@ module ChoriaNats
       # The table's name for it.
       def title
         "request/reply #{settings.round_trips} x #{settings.size} B"
-      end
-
-      # The connection class, the bare client, and the connector sending MCollective::Message requests.
-      def contenders
-        %i[connection bare connector]
-      end
-
-      # Loads MCollective for the connector.
-      def setup
-        rig.mcollective
       end
 
       # One run of +who+ against a fresh responder.

@@ -49,20 +49,10 @@ RSpec.describe ChoriaNats::Envelope do
   end
 
   it "agrees with JSON.parse on 2,000 generated documents" do
-    random = Random.new(20_261_125)
-    text = -> { Array.new(random.rand(6)) { [random.rand(0x20..0x2FF)].pack("U") }.join }
-    number = -> { random.rand(10).zero? ? random.rand * 1000 : random.rand(-99..99) }
-    atoms = [-> { random.rand((-2**65)..(2**65)) }, number, -> { random.rand(2).zero? }, -> {}, text]
-    value = lambda do |depth|
-      case depth < 4 ? random.rand(7) : 0
-      when 5 then Array.new(random.rand(4)) { value.call(depth + 1) }
-      when 6 then Array.new(random.rand(4)) { [text.call, value.call(depth + 1)] }.to_h
-      else atoms.sample(random: random).call
-      end
-    end
+    documents = ChoriaNats::TestSupport::RandomDocuments.new(Random.new(20_261_125))
     natively = 0
     2000.times do
-      body = JSON.generate(Array.new(random.rand(5)) { [text.call, value.call(1)] }.to_h)
+      body = JSON.generate(documents.headers)
       natively += 1 if described_class.send(:parse_native, body)
       agree(body)
     end
@@ -120,21 +110,11 @@ RSpec.describe ChoriaNats::Envelope do
   end
 
   it "agrees with JSON.generate on 2,000 generated envelopes" do
-    random = Random.new(20_261_201)
-    text = -> { Array.new(random.rand(8)) { [random.rand(0x00..0x2FF)].pack("U") }.join }
-    atoms = [-> { random.rand((-2**65)..(2**65)) }, -> { random.rand(-99..99) }, -> { random.rand(2).zero? },
-             -> {}, text, -> { random.rand * 10 }]
-    value = lambda do |depth|
-      case depth < 4 ? random.rand(8) : 0
-      when 6 then Array.new(random.rand(4)) { value.call(depth + 1) }
-      when 7 then Array.new(random.rand(4)) { [text.call, value.call(depth + 1)] }.to_h
-      else atoms.sample(random: random).call
-      end
-    end
+    documents = ChoriaNats::TestSupport::RandomDocuments.new(Random.new(20_261_201))
     natively = 0
     2000.times do
-      headers = Array.new(random.rand(5)) { [text.call, value.call(1)] }.to_h
-      natively += 1 if writes_alike("protocol" => "choria:transport:1", "data" => text.call, "headers" => headers)
+      envelope = { "protocol" => "choria:transport:1", "data" => documents.text, "headers" => documents.headers }
+      natively += 1 if writes_alike(envelope)
     end
     expect(natively).to be > 500 # the rest hold floats or big integers: JSON.generate's
   end
