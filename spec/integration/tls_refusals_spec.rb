@@ -182,6 +182,13 @@ RSpec.describe ChoriaNats::Connection, "TLS and credentials" do
       expect(connection.receive(5)).to eq(["legacy.test", nil, "hello"])
     end
 
+    it "still refuses an expired one: only the name check gets a second chance" do
+      expired = refusal(broker(:legacy_expired_broker), servers: by_name(:legacy_expired_broker),
+                                                        legacy_certificates: true)
+      expect(expired).to be_a(ChoriaNats::TLSError)
+      expect(expired.message).to include("failed: its certificate expired at ")
+    end
+
     it "still refuses another common name, another CA, or a certificate with subjectAltNames" do
       other = refusal(broker(:legacy_other_name_broker), servers: by_name(:legacy_other_name_broker),
                                                          legacy_certificates: true)

@@ -194,7 +194,7 @@ module ChoriaNats
       #   subjectAltName, CN 127.0.0.1, the address the brokers listen on, so that no name resolution is
       #   needed), :legacy_other_name_broker (no subjectAltName, CN other.example.net), :legacy_foreign_broker
       #   (as :legacy_broker, from the foreign CA), :legacy_san_broker (CN 127.0.0.1, subjectAltName
-      #   other.example.net only)
+      #   other.example.net only), :legacy_expired_broker (as :legacy_broker, expired a year ago)
       def broker_files(kind)
         raise ArgumentError, "no broker certificate #{kind.inspect}" unless kind.to_s.end_with?("_broker")
 
@@ -253,7 +253,9 @@ module ChoriaNats
         legacy_other_name_broker: { file: "legacy-other-name-broker", common_name: "other.example.net", sans: [] },
         legacy_foreign_broker: { file: "legacy-foreign-broker", common_name: "127.0.0.1", sans: [],
                                  issuer: :foreign_ca },
-        legacy_san_broker: { file: "legacy-san-broker", common_name: "127.0.0.1", sans: ["DNS:other.example.net"] }
+        legacy_san_broker: { file: "legacy-san-broker", common_name: "127.0.0.1", sans: ["DNS:other.example.net"] },
+        legacy_expired_broker: { file: "legacy-expired-broker", common_name: "127.0.0.1", sans: [],
+                                 not_before: -2 * YEAR, not_after: -YEAR }
       }.freeze
       private_constant :SPECIALS
 
