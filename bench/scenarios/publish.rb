@@ -46,9 +46,11 @@ module ChoriaNats
       # The payloads to send in turn: variant n has n's digits over its first bytes.
       def payloads
         base = "x" * settings.size
+        return [base.freeze] if @distinct == 1
+
         Array.new(@distinct) do |n|
           tag = n.to_s[0, settings.size]
-          (@distinct > 1 ? tag + base[tag.size..] : base).freeze
+          (tag + base[tag.size..]).freeze
         end
       end
 

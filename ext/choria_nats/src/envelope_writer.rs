@@ -30,7 +30,7 @@ const MAX_NESTING: usize = 100;
 /// The value cannot be written here; `JSON.generate` decides.
 struct Defer;
 
-/// Writes JSON for one value at `depth` containers deep.
+/// Writes JSON into `out`; each container it enters counts towards `MAX_NESTING`.
 struct Writer<'r> {
     ruby: &'r Ruby,
     out: Vec<u8>,
@@ -69,14 +69,16 @@ impl Writer<'_> {
         // SAFETY: read and escaped into `out` at once, with the GVL held and
         // no Ruby code in between.
         let bytes = unsafe { string.as_slice() };
-        let text = if encoding == ruby.utf8_encindex() || encoding == ruby.ascii8bit_encindex() {
-            std::str::from_utf8(bytes).map_err(|_| Defer)?
-        } else if encoding == ruby.usascii_encindex() && bytes.is_ascii() {
-            std::str::from_utf8(bytes).map_err(|_| Defer)?
-        } else {
+        let written_as_is = encoding == ruby.utf8_encindex()
+            || encoding == ruby.ascii8bit_encindex()
+            || (encoding == ruby.usascii_encindex() && bytes.is_ascii());
+        if !written_as_is {
             return Err(Defer);
-        };
-        escape_into(&mut self.out, text);
+        }
+        escape_into(
+            &mut self.out,
+            std::str::from_utf8(bytes).map_err(|_| Defer)?,
+        );
         Ok(())
     }
 
