@@ -120,8 +120,10 @@ module ChoriaNats
       Array(hosts).join(",").split(",").map(&:strip).reject(&:empty?).map { |host| with_port(host) }
     end
 
-    # `host:port` with the default port when none is given; bare IPv6 addresses get brackets.
+    # `host:port` with the default port when none is given; bare IPv6 addresses get brackets; an entry
+    # with credentials is refused.
     def with_port(host)
+      refuse_credentials(host) if host.include?("@")
       host = host.sub(%r{\A(?:nats|tls)://}, "")
       host = host.delete_suffix(":") if host.count(":") == 1 || host.end_with?("]:")
       case host
@@ -129,6 +131,17 @@ module ChoriaNats
       when /\A[^\[\]]*:[^\[\]]*:[^\[\]]*\z/ then "[#{host}]:#{self.class::DEFAULT_PORT}"
       else host
       end
+    end
+
+    # A password in the broker list would be repeated in every message and log line that names the
+    # broker, so it is refused; the message shows the entry with its secret masked.
+    def refuse_credentials(entry)
+      credentials, address = entry.rpartition("@").values_at(0, 2)
+      scheme = credentials[%r{\A[a-z]+://}i].to_s
+      user, colon, = credentials.delete_prefix(scheme).partition(":")
+      masked = colon.empty? ? "#{scheme}***@#{address}" : "#{scheme}#{user}:***@#{address}"
+      raise ConfigurationError, "plugin.choria.middleware_hosts holds credentials in #{masked}: remove them from " \
+                                "it and set plugin.nats.user and plugin.nats.pass instead"
     end
 
     # The hosts of the first SRV name that has records; [] when SRV is off, no domain, none, or DNS failed.

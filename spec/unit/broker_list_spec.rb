@@ -42,6 +42,27 @@ RSpec.describe ChoriaNats::BrokerList do
       expect(list(middleware_hosts: "h1:abc").servers).to eq([%w[h1:abc config]])
     end
 
+    it "refuses a broker written with a user and password, without repeating the password" do
+      brokers = list(middleware_hosts: "h1:4222, nats://alice:s3cr3t-p@ss@nats2.example.net:4222")
+      expect { brokers.servers }.to raise_error(ChoriaNats::ConfigurationError) { |error|
+        expect(error.message).to eq("plugin.choria.middleware_hosts holds credentials in " \
+                                    "nats://alice:***@nats2.example.net:4222: remove them from it and set " \
+                                    "plugin.nats.user and plugin.nats.pass instead")
+        expect(error.message).not_to include("s3cr3t")
+      }
+      expect { brokers.description }.to raise_error(ChoriaNats::ConfigurationError) { |error|
+        expect(error.message).not_to include("s3cr3t")
+      }
+      expect(calls).to be_empty
+    end
+
+    it "refuses a token in a broker without repeating it" do
+      expect { list(middleware_hosts: "tls://t0ken-value@nats1:4222").servers }
+        .to raise_error(ChoriaNats::ConfigurationError, "plugin.choria.middleware_hosts holds credentials in " \
+                                                        "tls://***@nats1:4222: remove them from it and set " \
+                                                        "plugin.nats.user and plugin.nats.pass instead")
+    end
+
     it "wins over SRV: no DNS lookup, no facter" do
       list(middleware_hosts: "h1").servers
       expect(calls).to be_empty
