@@ -3,6 +3,7 @@
 require "fileutils"
 require_relative "version"
 require_relative "errors"
+require_relative "atomic_file"
 
 module ChoriaNats
   # The gem's own MCollective plugin tree (connector/nats.rb, connector/nats.ddl, ...). The files
@@ -158,12 +159,7 @@ module ChoriaNats
     # Replaces the file in one rename, so a starting mcollectived never reads half a file.
     def write(path, content)
       FileUtils.mkdir_p(File.dirname(path))
-      temporary = "#{path}.choria-nats-#{Process.pid}.tmp"
-      File.open(temporary, "wb", 0o644) { |file| file.write(content) }
-      File.chmod(0o644, temporary)
-      File.rename(temporary, path)
-    ensure
-      FileUtils.rm_f(temporary) if temporary
+      AtomicFile.replace(path, content, 0o644)
     end
 
     def remove(path)

@@ -114,6 +114,23 @@ RSpec.describe ChoriaNats::PluginInstaller do
     expect(File.symlink?(installed("connector/fake.rb"))).to be(true)
   end
 
+  it "never writes through a link planted where another user could predict its temporary file" do
+    victim = File.join(root, "victim")
+    File.write(victim, "root's own file\n")
+    File.chmod(0o600, victim)
+    FileUtils.mkdir_p(File.dirname(installed("connector/fake.rb")))
+    planted = "#{installed('connector/fake.rb')}.choria-nats-#{Process.pid}.tmp"
+    File.symlink(victim, planted)
+
+    expect(installer.install).to be_success
+
+    expect(File.read(victim)).to eq("root's own file\n")
+    expect(File.stat(victim).mode & 0o7777).to eq(0o600)
+    expect(File.symlink?(installed("connector/fake.rb"))).to be(false)
+    expect(File.read(installed("connector/fake.rb"))).to eq(installer.loader("connector/fake.rb"))
+    expect(Dir.children(File.dirname(planted)).sort).to eq(["fake.ddl", "fake.rb", File.basename(planted)])
+  end
+
   it "uninstalls only files carrying its marker, also ones the gem no longer carries" do
     installer.install
     FileUtils.mkdir_p(File.dirname(installed("agent/theirs.rb")))
