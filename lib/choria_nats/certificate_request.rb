@@ -3,6 +3,7 @@
 require "fileutils"
 require "openssl"
 require_relative "../choria_nats"
+require_relative "atomic_file"
 require_relative "ca_pin"
 require_relative "puppet_ca"
 require_relative "ssl_files"
@@ -155,7 +156,7 @@ module ChoriaNats
       csr.subject = OpenSSL::X509::Name.new([["CN", certname, OpenSSL::ASN1::UTF8STRING]])
       csr.public_key = key.public_key
       csr.sign(key, OpenSSL::Digest.new("SHA256"))
-      SSLFiles.replace(@paths.csr_file, csr.to_pem, 0o644)
+      AtomicFile.replace(@paths.csr_file, csr.to_pem, 0o644)
       csr
     end
 

@@ -31,15 +31,6 @@ module ChoriaNats
       raise ConfigurationError, "#{file} appeared while this ran: it is never overwritten; run again"
     end
 
-    # Writes a file in one rename (for files that are ours to rewrite).
-    def replace(file, content, mode)
-      temporary = "#{file}.#{Process.pid}.tmp"
-      File.open(temporary, File::WRONLY | File::CREAT | File::TRUNC, mode) { |f| f.write(content) }
-      File.rename(temporary, file)
-    ensure
-      FileUtils.rm_f(temporary) if temporary
-    end
-
     # The private key in `file`; ChoriaNats::ConfigurationError when it cannot be read or used.
     def read_key(file)
       OpenSSL::PKey.read(File.read(file))
