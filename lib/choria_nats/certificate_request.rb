@@ -9,11 +9,12 @@ require_relative "puppet_ca"
 require_relative "ssl_files"
 
 module ChoriaNats
-  # `mco choria request_cert` (SPEC §6): makes the user's key (never
-  # overwriting one), a CSR, fetches the CA's certificate (showing its SHA-256
-  # fingerprint: the first download cannot be verified), submits the CSR and
-  # waits, showing progress, until the CA has signed it or the deadline passes;
-  # then saves the certificate and runs the pre-flight checks on the result.
+  # `mco choria request_cert`: makes the user's key (never overwriting one,
+  # and using an existing one only when no one else can read or write it), a
+  # CSR, fetches the CA's certificate (showing its SHA-256 fingerprint: the
+  # first download cannot be verified), submits the CSR and waits, showing
+  # progress, until the CA has signed it or the deadline passes; then saves
+  # the certificate and runs the pre-flight checks on the result.
   #
   #   ChoriaNats::CertificateRequest.new(paths: ssl_paths, ca: puppet_ca, out: $stdout, wait: 600).run
   class CertificateRequest
@@ -92,7 +93,7 @@ module ChoriaNats
     # The existing key (never replaced), or a new one written with mode 0600.
     def private_key
       file = @paths.key_file
-      if File.exist?(file)
+      if File.exist?(file) || File.symlink?(file)
         key = SSLFiles.read_key(file)
         @out.puts("Using the existing private key #{file} (a key is never overwritten)")
         return key

@@ -1,12 +1,14 @@
 # frozen_string_literal: true
 
+require "etc"
 require "fileutils"
 require "openssl"
 require_relative "errors"
 
 module ChoriaNats
   # File handling for `mco choria request_cert`: Puppet's SSL dir layout, files
-  # that are never overwritten, and fingerprints as Puppet prints them.
+  # that are never overwritten, a private key used only while it is private,
+  # and fingerprints as Puppet prints them.
   module SSLFiles
     # The SSL dir's sub-directories and their modes (as Puppet makes them).
     DIRECTORIES = { "certs" => 0o755, "private_keys" => 0o750, "certificate_requests" => 0o755 }.freeze
@@ -31,9 +33,17 @@ module ChoriaNats
       raise ConfigurationError, "#{file} appeared while this ran: it is never overwritten; run again"
     end
 
-    # The private key in `file`; ChoriaNats::ConfigurationError when it cannot be read or used.
-    def read_key(file)
-      OpenSSL::PKey.read(File.read(file))
+    # The private key in `file`, a file of `owner` that no one else may read or write (others could
+    # have copied the key, or put theirs in its place); ChoriaNats::ConfigurationError otherwise, or
+    # when it cannot be read or used.
+    def read_key(file, owner: Process.euid)
+      File.open(file, File::RDONLY | File::NOFOLLOW) do |f|
+        check_key_file(file, f.stat, owner)
+        OpenSSL::PKey.read(f.read)
+      end
+    rescue Errno::ELOOP
+      raise ConfigurationError, "The private key file #{file} is a symbolic link: put the key file itself there, " \
+                                "or move the link away to make a new key, then run again"
     rescue Errno::EACCES
       raise ConfigurationError, "The private key file #{file} cannot be read by this user: fix its permissions " \
                                 "or run as its owner"
@@ -46,5 +56,32 @@ module ChoriaNats
     def fingerprint(der)
       OpenSSL::Digest::SHA256.hexdigest(der).upcase.scan(/../).join(":")
     end
+
+    # Raises ChoriaNats::ConfigurationError unless `stat` is of a regular file of `owner` with no
+    # permission for the group or others.
+    def check_key_file(file, stat, owner)
+      unless stat.file?
+        raise ConfigurationError, "The private key file #{file} is not a regular file: move it away and run again " \
+                                  "to make a new key"
+      end
+      if stat.uid != owner
+        raise ConfigurationError, "The private key file #{file} belongs to uid #{stat.uid}, not to this user " \
+                                  "(uid #{owner}): run `chown #{user_name(owner)} #{file}` as root, or move it away " \
+                                  "to make a new key"
+      end
+      return if (stat.mode & 0o077).zero?
+
+      mode = format("%04o", stat.mode & 0o7777)
+      raise ConfigurationError, "The private key file #{file} is open to other users (mode #{mode}): run `chmod 600 " \
+                                "#{file}` (or, if someone may have copied it, move it away to make a new key), then " \
+                                "run again"
+    end
+
+    def user_name(uid)
+      Etc.getpwuid(uid)&.name || uid.to_s
+    rescue ArgumentError
+      uid.to_s
+    end
+    private_class_method :check_key_file, :user_name
   end
 end

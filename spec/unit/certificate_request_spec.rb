@@ -66,6 +66,30 @@ RSpec.describe ChoriaNats::CertificateRequest do
     described_class.new(paths: paths, puppet_ca: puppet_ca, out: out, wait: 0, uid: 1000, sleeper: ->(_) {})
   end
 
+  describe "an existing private key" do
+    it "is refused when others can read it (mode 0644), naming the file and the chmod to run" do
+      place_key(certname, mode: 0o644)
+      ca = fake_ca_class.new(pki.ca_certificate)
+
+      expect { request(ca).run }.to raise_error(ChoriaNats::ConfigurationError) { |error|
+        expect(error.message).to start_with("The private key file #{paths.key_file} is open to other users (mode " \
+                                            "0644): run `chmod 600 #{paths.key_file}`")
+        expect(error.message).not_to include("\n")
+      }
+      expect(ca.submitted).to be_empty
+      expect(File.exist?(paths.csr_file)).to be(false)
+      expect(File.stat(paths.key_file).mode & 0o7777).to eq(0o644)
+    end
+
+    it "is refused when it is a symbolic link" do
+      FileUtils.mkdir_p(File.dirname(paths.key_file))
+      File.symlink(pki.key_for(certname), paths.key_file)
+
+      expect { request(fake_ca_class.new(pki.ca_certificate)).run }
+        .to raise_error(ChoriaNats::ConfigurationError, /\AThe private key file #{paths.key_file} is a symbolic link: /)
+    end
+  end
+
   it "writes the CSR without following a link planted at a temporary name another user could predict" do
     key = place_key(certname)
     victim = File.join(dir, "victim")
