@@ -9,7 +9,7 @@ module ChoriaNats
   # its name is random, so it cannot be predicted; it is created exclusively and never through a
   # link, so a link planted at that name cannot redirect the write to another file; its mode is
   # set on the open file, never through a path that could be swapped. Then the file takes the
-  # target's name in one rename, so no reader sees half a file.
+  # target's name in one step, so no reader sees half a file.
   module AtomicFile
     # Random names tried before giving up: a name is taken only when someone creates files to match.
     ATTEMPTS = 5
@@ -23,6 +23,17 @@ module ChoriaNats
       temporary = write_temporary(path, content, mode)
       File.rename(temporary, path)
       temporary = nil
+    ensure
+      discard(temporary)
+    end
+
+    # Creates `path`, which must not exist, with `content` and `mode`, in one step. Yields the name of
+    # the complete temporary file first, so the caller can check the content where it will be used;
+    # an exception from the block leaves nothing behind.
+    def create(path, content, mode)
+      temporary = write_temporary(path, content, mode)
+      yield temporary if block_given?
+      link(temporary, path)
     ensure
       discard(temporary)
     end
@@ -67,11 +78,18 @@ module ChoriaNats
       end
     end
 
+    # A hard link never replaces what is at `path`, so a file that appeared meanwhile is kept.
+    def link(temporary, path)
+      File.link(temporary, path)
+    rescue Errno::EEXIST
+      raise ConfigurationError, "#{path} appeared while this ran: it is never overwritten; move it away and run again"
+    end
+
     def discard(temporary)
       File.unlink(temporary) if temporary
     rescue Errno::ENOENT
       nil
     end
-    private_class_method :write_temporary, :open_new, :fill, :discard
+    private_class_method :write_temporary, :open_new, :fill, :link, :discard
   end
 end

@@ -13,8 +13,8 @@ module ChoriaNats
   # and using an existing one only when no one else can read or write it), a
   # CSR, fetches the CA's certificate (showing its SHA-256 fingerprint: the
   # first download cannot be verified), submits the CSR and waits, showing
-  # progress, until the CA has signed it or the deadline passes; then saves
-  # the certificate and runs the pre-flight checks on the result.
+  # progress, until the CA has signed it or the deadline passes; then runs the
+  # pre-flight checks on the signed certificate and saves it only if it passes.
   #
   #   ChoriaNats::CertificateRequest.new(paths: ssl_paths, ca: puppet_ca, out: $stdout, wait: 600).run
   class CertificateRequest
@@ -186,8 +186,9 @@ module ChoriaNats
         "(it keeps the key and the request)"
     end
 
+    # The certificate is checked before it is saved: one that fails is never put in place.
     def save_certificate(certificate)
-      SSLFiles.write_new(@paths.cert_file, certificate.to_pem, 0o644)
+      SSLFiles.save_certificate(@paths, certificate)
       @out.puts("Saved the signed certificate #{@paths.cert_file}")
     end
 

@@ -3,12 +3,15 @@
 require "etc"
 require "fileutils"
 require "openssl"
+require_relative "atomic_file"
+require_relative "certificate_check"
 require_relative "errors"
 
 module ChoriaNats
   # File handling for `mco choria request_cert`: Puppet's SSL dir layout, files
-  # that are never overwritten, a private key used only while it is private,
-  # and fingerprints as Puppet prints them.
+  # that are never overwritten, a private key used only while it is private, a
+  # certificate saved only once it passes the checks, and fingerprints as
+  # Puppet prints them.
   module SSLFiles
     # The SSL dir's sub-directories and their modes (as Puppet makes them).
     DIRECTORIES = { "certs" => 0o755, "private_keys" => 0o750, "certificate_requests" => 0o755 }.freeze
@@ -31,6 +34,20 @@ module ChoriaNats
       File.open(file, File::WRONLY | File::CREAT | File::EXCL, mode) { |f| f.write(content) }
     rescue Errno::EEXIST
       raise ConfigurationError, "#{file} appeared while this ran: it is never overwritten; run again"
+    end
+
+    # Saves the signed `certificate` as the certificate of `paths` (a ChoriaNats::SSLPaths) only when it
+    # passes the pre-flight checks with their CA, key and certname, run on it beside its final name: a
+    # certificate the connector could not use is never saved, and a file already there is never replaced.
+    def save_certificate(paths, certificate)
+      AtomicFile.create(paths.cert_file, certificate.to_pem, 0o644) do |temporary|
+        problem = CertificateCheck.run(ca_file: paths.ca_file, cert_file: temporary, key_file: paths.key_file,
+                                       certname: paths.certname).first_problem
+        next unless problem
+
+        raise CertificateRequestError, "The certificate signed for #{paths.certname} fails a check, so it was not " \
+                                       "saved: #{problem.line.gsub(temporary, paths.cert_file)}"
+      end
     end
 
     # The private key in `file`, a file of `owner` that no one else may read or write (others could

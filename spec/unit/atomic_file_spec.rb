@@ -72,4 +72,33 @@ RSpec.describe ChoriaNats::AtomicFile do
       expect(Dir.children(dir)).to eq(%w[victim])
     end
   end
+
+  describe ".create" do
+    it "shows the complete file to the block before putting it in place" do
+      seen = nil
+      described_class.create(target, "new\n", 0o640) do |temporary|
+        seen = [File.dirname(temporary), File.read(temporary), File.stat(temporary).mode & 0o7777, File.exist?(target)]
+      end
+
+      expect(seen).to eq([dir, "new\n", 0o640, false])
+      expect(File.read(target)).to eq("new\n")
+      expect(Dir.children(dir).sort).to eq(%w[file.pem victim])
+    end
+
+    it "leaves nothing behind when the block refuses the content" do
+      expect { described_class.create(target, "new\n", 0o644) { raise ChoriaNats::Error, "refused" } }
+        .to raise_error(ChoriaNats::Error, "refused")
+      expect(Dir.children(dir)).to eq(%w[victim])
+    end
+
+    it "never replaces a file, or a link, that is already at the target" do
+      File.symlink(victim, target)
+
+      expect { described_class.create(target, "new\n", 0o644) }
+        .to raise_error(ChoriaNats::ConfigurationError,
+                        "#{target} appeared while this ran: it is never overwritten; move it away and run again")
+      expect(victim_state).to eq(["the victim's own content\n", 0o600])
+      expect(Dir.children(dir).sort).to eq(%w[file.pem victim])
+    end
+  end
 end

@@ -90,6 +90,39 @@ RSpec.describe ChoriaNats::CertificateRequest do
     end
   end
 
+  describe "the signed certificate" do
+    it "is checked, then saved with mode 0644, and the checks are shown" do
+      place_key(certname)
+      check = request(fake_ca_class.new(pki.ca_certificate, certificate(pki.cert_for(certname)))).run
+
+      expect(check).to be_ok
+      expect(certificate(paths.cert_file).to_der).to eq(certificate(pki.cert_for(certname)).to_der)
+      expect(File.stat(paths.cert_file).mode & 0o7777).to eq(0o644)
+      expect(out.string).to include("Saved the signed certificate #{paths.cert_file}\n")
+      expect(out.string).to include("  ok: The certificate is for #{certname}, the certname\n")
+      expect(out.string).to include("Done: mco can now use #{paths.cert_file}\n")
+      expect(Dir.children(File.dirname(paths.cert_file)).sort).to eq(%W[#{certname}.pem ca.pem])
+    end
+
+    context "when it fails the checks (signed by another CA than ours)" do
+      let(:certname) { "foreign-client.example.net" }
+
+      it "is never saved, and the error says which check failed" do
+        place_key(certname)
+        signed = certificate(pki.foreign_client_cert)
+
+        expect { request(fake_ca_class.new(pki.ca_certificate, signed)).run }.to raise_error(ChoriaNats::Error) { |e|
+          expect(Dir.children(File.dirname(paths.cert_file))).to eq(%w[ca.pem])
+          expect(e).to be_a(ChoriaNats::CertificateRequestError)
+          expect(e.message).to start_with("The certificate signed for #{certname} fails a check, so it was not " \
+                                          "saved: The certificate #{paths.cert_file} is not signed by the CA in " \
+                                          "#{paths.ca_file}: it was issued by CN=")
+        }
+        expect(out.string).not_to include("Saved the signed certificate")
+      end
+    end
+  end
+
   it "writes the CSR without following a link planted at a temporary name another user could predict" do
     key = place_key(certname)
     victim = File.join(dir, "victim")
