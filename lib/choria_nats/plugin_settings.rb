@@ -113,13 +113,23 @@ module ChoriaNats
       reconnect_seconds("reconnect_spread")
     end
 
+    # plugin.choria.network.receive_buffer_bytes: bytes of received messages held for MCollective
+    # before new ones are dropped, or nil for the native default (ext/choria_nats/src/settings.rs).
+    def receive_buffer_bytes
+      raw = value("choria.network.receive_buffer_bytes")
+      raw && Integer(raw, 10).tap { |bytes| raise ArgumentError unless bytes.positive? }
+    rescue ArgumentError
+      raise ConfigurationError, "plugin.choria.network.receive_buffer_bytes must be a whole number of bytes " \
+                                "above 0, not #{raw.inspect}"
+    end
+
     # The ChoriaNats::Connection options these settings give: credentials, timeouts, the
-    # broker name rule and the reconnect back-off.
+    # broker name rule, the reconnect back-off and the receive bound.
     def connection_options
       { user: user, password: password, connect_timeout: connect_timeout, randomize: randomize?,
         srv_nameserver: srv_nameserver, legacy_certificates: legacy_certificates?,
         reconnect_initial_delay: reconnect_initial_delay, reconnect_max_delay: reconnect_max_delay,
-        reconnect_spread: reconnect_spread }
+        reconnect_spread: reconnect_spread, receive_buffer_bytes: receive_buffer_bytes }
     end
 
     # No password in here.

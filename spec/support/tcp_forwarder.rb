@@ -6,7 +6,9 @@ module ChoriaNats
   module TestSupport
     # A TCP forwarder on 127.0.0.1 that can stop forwarding its current
     # connections without closing them: a link that dies silently, as when a
-    # network drops packets. New connections are forwarded as usual.
+    # network drops packets. New connections are forwarded as usual, unless
+    # a script says otherwise: an attacker on the path can answer in the
+    # broker's place, or rewrite the INFO line that precedes TLS.
     class TcpForwarder
       # Seconds each pump waits on its sockets before checking for stop/freeze.
       TICK = 0.05
@@ -18,6 +20,30 @@ module ChoriaNats
         @threads = []
         @mutex = Mutex.new
         @stopped = false
+        @scripts = []
+        @info_rewrite = nil
+      end
+
+      # The next accepted connections get `bytes` in the broker's place and are closed, one
+      # script each, in order; the ones after them are forwarded.
+      def answer_next(*scripts)
+        @mutex.synchronize { @scripts.concat(scripts) }
+        self
+      end
+
+      # Every forwarded connection's first line from the broker (its INFO, before TLS) goes
+      # through `block`, which returns the line to send instead.
+      def rewrite_info(&block)
+        @info_rewrite = block
+        self
+      end
+
+      # Closes every current connection: the client sees its link drop.
+      def cut_all!
+        @mutex.synchronize do
+          @links.flat_map { |link| link[:sockets] }.each { |s| s.close unless s.closed? }
+          @links.clear
+        end
       end
 
       # The port clients dial.
@@ -54,7 +80,10 @@ module ChoriaNats
           client = @server.accept_nonblock(exception: false)
           next if client == :wait_readable
 
-          link = { sockets: [client, TCPSocket.new(*@target)], frozen: false }
+          script = @mutex.synchronize { @scripts.shift }
+          next answer(client, script) if script
+
+          link = { sockets: [client, TCPSocket.new(*@target)], frozen: false, info: @info_rewrite }
           @mutex.synchronize { @links << link }
           @threads << Thread.new { pump(link) }
         end
@@ -62,8 +91,18 @@ module ChoriaNats
         nil
       end
 
+      def answer(client, bytes)
+        client.write(bytes)
+        client.wait_readable(TICK)
+      rescue IOError, SystemCallError
+        nil
+      ensure
+        client.close
+      end
+
       def pump(link)
         client, upstream = link[:sockets]
+        rewrite_first_line(link) if link[:info]
         until @stopped
           next sleep(TICK) if link[:frozen]
 
@@ -75,6 +114,13 @@ module ChoriaNats
         end
       rescue IOError, SystemCallError
         link[:sockets].each { |s| s.close unless s.closed? }
+      end
+
+      # The INFO arrives alone: the broker says nothing more until the client answers.
+      def rewrite_first_line(link)
+        client, upstream = link[:sockets]
+        line = upstream.gets("\r\n")
+        client.write(link[:info].call(line)) if line
       end
     end
   end

@@ -359,10 +359,10 @@ async fn start_node(
             let link = Link::new(pool, settings.backoff);
             let observed = Arc::clone(&fleet);
             link.observe(Box::new(move |event| observed.on_event(node, event)));
-            let client = connect::initial(&settings, &link)
+            let connected = connect::initial(&settings, &link)
                 .await
                 .map_err(|f| format!("{name}: {f}"))?;
-            (client, Some(link))
+            (connected.client, Some(link))
         }
         Policy::Baseline => {
             let events = Arc::clone(&fleet);

@@ -7,19 +7,34 @@ use crate::link::Link;
 use crate::log_queue::Level;
 use crate::settings::{InitialRetry, Settings};
 use crate::tls::explain_connect_error;
-use async_nats::{Client, ConnectOptions, ServerAddr};
+use async_nats::{Client, ConnectError, ConnectErrorKind, ConnectOptions, ServerAddr};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::oneshot;
 
 /// async-nats' own per-subscription buffer. The forwarding tasks empty it as
 /// fast as messages arrive; the receive queue holds the backlog.
 const SUBSCRIPTION_BUFFER: usize = 65_536;
 
-fn options(settings: &Settings, link: &Arc<Link>) -> Result<ConnectOptions, Failure> {
+/// async-nats' options for one attempt. `ended` is kept by async-nats'
+/// connection task for as long as that task lives: its receiver hears when
+/// the task ends, for whatever reason, a panic included.
+fn options(
+    settings: &Settings,
+    link: &Arc<Link>,
+    ended: oneshot::Sender<()>,
+) -> Result<ConnectOptions, Failure> {
     let events = Arc::clone(link);
     let chooser = Arc::clone(link);
     let mut options = ConnectOptions::new()
         .require_tls(true)
+        // Members announced in the INFO that precedes TLS are unauthenticated:
+        // dialling them would let anyone on the path choose the broker, or
+        // (with a ws:// address) turn TLS off. The pool comes from
+        // configuration and SRV only; `Link::note_announced` logs the rest.
+        .ignore_discovered_servers()
         .add_root_certificates(settings.files.ca.clone())
         .add_client_certificate(settings.files.cert.clone(), settings.files.key.clone())
         .connection_timeout(settings.connect_timeout)
@@ -31,7 +46,9 @@ fn options(settings: &Settings, link: &Arc<Link>) -> Result<ConnectOptions, Fail
             events.on_event(event);
             async {}
         })
-        .reconnect_to_server_callback(move |servers, _info| {
+        .reconnect_to_server_callback(move |servers, info| {
+            let _alive = &ended;
+            chooser.note_announced(&info);
             let choice = chooser.next_server(&servers);
             async move { Some(choice) }
         });
@@ -111,8 +128,14 @@ async fn refresh_srv(settings: &Settings, link: &Arc<Link>) {
     }
 }
 
+/// A connected client, and what hears when its connection task ends.
+pub struct Connected {
+    pub client: Client,
+    pub ended: oneshot::Receiver<()>,
+}
+
 /// Connects for the first time, as `settings.initial_retry` says.
-pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Client, Failure> {
+pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Connected, Failure> {
     settings.files.check()?;
     let deadline = match settings.initial_retry {
         InitialRetry::For(limit) => Some(Instant::now() + limit),
@@ -127,18 +150,30 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Client, Fa
             let addrs: Vec<ServerAddr> = pool.entries().iter().map(|e| e.addr.clone()).collect();
             (target, addrs)
         };
-        match options(settings, link)?.connect(addrs).await {
+        let (alive, ended) = oneshot::channel();
+        // async-nats panics on some malformed broker lines; here that is one
+        // failed attempt, not the end of the connect.
+        let attempt = AssertUnwindSafe(options(settings, link, alive)?.connect(addrs))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(ConnectError::with_source(
+                    ConnectErrorKind::Io,
+                    format!(
+                        "the broker sent what the NATS client could not read ({})",
+                        crate::panics::message(panic.as_ref())
+                    ),
+                ))
+            });
+        match attempt {
             Ok(client) => {
                 link.pool().record_success();
                 link.log(
                     Level::Info,
                     format!("Connected to NATS {}", target.describe()),
                 );
-                // The members the server announced in its first INFO.
-                if let Ok(servers) = client.server_pool().await {
-                    link.merge_announced(&mut link.pool(), &servers);
-                }
-                return Ok(client);
+                link.note_announced(&client.server_info());
+                return Ok(Connected { client, ended });
             }
             Err(error) => {
                 let failure = explain_connect_error(

@@ -9,9 +9,9 @@ use crate::errors::{raise, Failure, Kind};
 use crate::link::Link;
 use crate::log_queue::LogQueue;
 use crate::outgoing_blocks::{OutgoingBlocks, Part};
-use crate::receive_queue::{forward, ReceiveQueue};
 use crate::runtime::NatsRuntime;
 use crate::server_pool::ServerPool;
+use crate::session::Session;
 use crate::settings::Settings;
 use crate::wait::{wait_for, Waited};
 use async_nats::client::{PublishError, PublishErrorKind};
@@ -23,12 +23,10 @@ use magnus::{
     function, method, prelude::*, typed_data::Obj, Error, RArray, RHash, RModule, RString, Ruby,
     Value,
 };
-use std::collections::HashMap;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, watch};
 
 /// How long `close` waits for buffered messages to reach the broker.
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);
@@ -46,12 +44,8 @@ const DEFAULT_FLUSH: Duration = Duration::from_secs(10);
 
 /// What exists only while connected.
 struct Live {
-    client: Client,
-    queue: Arc<ReceiveQueue>,
-    /// Subject to the handle that ends its forwarding task.
-    subscriptions: Mutex<HashMap<String, oneshot::Sender<()>>>,
-    /// Set by `close`, ending every wait on this connection.
-    closed: watch::Sender<bool>,
+    /// The client, its queue and subscriptions, and their supervisor.
+    session: Arc<Session>,
     /// Where publish copies its subjects and payloads.
     outgoing: OutgoingBlocks,
     /// Last, so the tasks above go first.
@@ -231,8 +225,8 @@ impl Connection {
         let settings = rb_self.settings.clone();
         let link = Arc::clone(&rb_self.link);
         let mut task = runtime.spawn(async move { connect::initial(&settings, &link).await });
-        let client = match Self::wait(ruby, rb_self, &runtime, None, NO_SPIN, &mut task)? {
-            Waited::Done(Ok(Ok(client))) => client,
+        let connected = match Self::wait(ruby, rb_self, &runtime, None, NO_SPIN, &mut task)? {
+            Waited::Done(Ok(Ok(connected))) => connected,
             Waited::Done(Ok(Err(failure))) => return Err(failure.into_error(ruby)),
             Waited::Done(Err(join)) => {
                 return Err(Failure::new(
@@ -243,12 +237,14 @@ impl Connection {
             }
             Waited::TimedOut => unreachable!("no deadline was set"),
         };
-        let (closed, _) = watch::channel(false);
+        let session = Session::start(
+            connected,
+            &rb_self.settings,
+            Arc::clone(&rb_self.link),
+            runtime.handle().clone(),
+        );
         let live = Live {
-            client,
-            queue: ReceiveQueue::new(rb_self.settings.receive_capacity),
-            subscriptions: Mutex::new(HashMap::new()),
-            closed,
+            session,
             outgoing: OutgoingBlocks::default(),
             runtime,
         };
@@ -296,11 +292,15 @@ impl Connection {
         // would touch its block's reference count once more per message.
         // SAFETY: read and copied at once, with the GVL held.
         let subject_name = || unsafe { subject_text.to_string_lossy() }.into_owned();
-        let mut sending = pin!(publish_one(&live.client, subject, reply, payload));
+        let deadline = Instant::now() + rb_self.settings.publish_timeout;
+        if live.session.rebuilding() {
+            Self::wait_usable(ruby, rb_self, &live, deadline, &subject_name)?;
+        }
+        let client = live.session.client();
+        let mut sending = pin!(publish_one(&client, subject, reply, payload));
         let result = match sending.as_mut().now_or_never() {
             Some(result) => result,
             None => {
-                let deadline = Instant::now() + rb_self.settings.publish_timeout;
                 match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, sending)? {
                     Waited::Done(result) => result,
                     Waited::TimedOut => {
@@ -316,67 +316,57 @@ impl Connection {
                 }
             }
         };
-        result.map_err(|e| publish_failure(e, &subject_name(), size, &live.client).into_error(ruby))
+        result.map_err(|e| publish_failure(e, &subject_name(), size, &client).into_error(ruby))
+    }
+
+    /// Waits, until `deadline`, for the client that replaces one whose
+    /// connection task ended.
+    fn wait_usable(
+        ruby: &Ruby,
+        rb_self: Obj<Self>,
+        live: &Live,
+        deadline: Instant,
+        subject_name: &dyn Fn() -> String,
+    ) -> Result<(), Error> {
+        let usable = live.session.usable();
+        match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, usable)? {
+            Waited::Done(()) => Ok(()),
+            Waited::TimedOut => Err(Failure::timeout(format!(
+                "Could not publish to {} within {:.1}s: the NATS connection is being rebuilt after its connection task ended; the message was not sent",
+                subject_name(),
+                rb_self.settings.publish_timeout.as_secs_f64(),
+            ))
+            .into_error(ruby)),
+        }
     }
 
     /// Subscribes; returns false when already subscribed to `subject`.
     fn subscribe(ruby: &Ruby, rb_self: Obj<Self>, subject: String) -> Result<bool, Error> {
         let live = rb_self.live().map_err(raise(ruby))?;
-        let known = |live: &Live| {
-            live.subscriptions
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains_key(&subject)
-        };
-        if known(&live) {
+        if live.session.is_subscribed(&subject) {
             return Ok(false);
         }
-        let mut subscribing = pin!(live.client.subscribe(subject.clone()));
-        let result = match subscribing.as_mut().now_or_never() {
-            Some(result) => result,
-            None => match Self::wait(ruby, rb_self, &live.runtime, None, NO_SPIN, subscribing)? {
-                Waited::Done(result) => result,
-                Waited::TimedOut => unreachable!("no deadline was set"),
-            },
+        let session = Arc::clone(&live.session);
+        let subscribing = async {
+            session.usable().await;
+            session.subscribe(&subject).await
         };
-        let subscriber = result.map_err(|e| {
+        let result = match Self::wait(ruby, rb_self, &live.runtime, None, NO_SPIN, subscribing)? {
+            Waited::Done(result) => result,
+            Waited::TimedOut => unreachable!("no deadline was set"),
+        };
+        result.map_err(|e| {
             Failure::config(format!(
                 "Cannot subscribe to the NATS subject {subject:?}: {e}"
             ))
             .into_error(ruby)
-        })?;
-        let mut subscriptions = live.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
-        if subscriptions.contains_key(&subject) {
-            // Another thread subscribed meanwhile; this one goes away on drop.
-            return Ok(false);
-        }
-        let (cancel, cancelled) = oneshot::channel();
-        live.runtime.spawn(forward(
-            subscriber,
-            subject.clone(),
-            Arc::clone(&live.queue),
-            Arc::clone(&rb_self.link.logs),
-            cancelled,
-        ));
-        subscriptions.insert(subject, cancel);
-        Ok(true)
+        })
     }
 
     /// Unsubscribes; returns false when not subscribed to `subject`.
     fn unsubscribe(ruby: &Ruby, rb_self: Obj<Self>, subject: String) -> Result<bool, Error> {
         let live = rb_self.live().map_err(raise(ruby))?;
-        let cancel = live
-            .subscriptions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&subject);
-        Ok(match cancel {
-            Some(cancel) => {
-                let _ = cancel.send(());
-                true
-            }
-            None => false,
-        })
+        Ok(live.session.unsubscribe(&subject))
     }
 
     /// `receive(timeout = nil)`: `[subject, reply, payload]`, or nil when the
@@ -387,20 +377,18 @@ impl Connection {
         if rb_self.logs().pending() {
             Self::deliver_logs(ruby, rb_self)?;
         }
-        if let Ok(mut rx) = live.queue.rx.try_lock() {
-            if let Ok(message) = rx.try_recv() {
-                return Ok(Some(to_ruby(ruby, message)));
-            }
+        if let Some(message) = live.session.queue.try_take() {
+            return Ok(Some(to_ruby(ruby, message)));
         }
         if timeout == Some(Duration::ZERO) {
             return Ok(None);
         }
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut closed = live.closed.subscribe();
-        let queue = Arc::clone(&live.queue);
+        let mut closed = live.session.closed.subscribe();
+        let queue = Arc::clone(&live.session.queue);
         let receiving = async move {
             tokio::select! {
-                message = async { queue.rx.lock().await.recv().await } => message,
+                message = queue.take() => message,
                 _ = closed.wait_for(|closed| *closed) => None,
             }
         };
@@ -426,7 +414,8 @@ impl Connection {
         let timeout = seconds_arg(ruby, args, "flush")?.unwrap_or(DEFAULT_FLUSH);
         let live = rb_self.live().map_err(raise(ruby))?;
         let deadline = Instant::now() + timeout;
-        match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, live.client.flush())? {
+        let client = live.session.client().clone();
+        match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, client.flush())? {
             Waited::Done(Ok(())) => Ok(()),
             Waited::Done(Err(e)) => Err(Failure::connection(format!("Flushing the NATS connection failed: {e}")).into_error(ruby)),
             Waited::TimedOut => Err(Failure::timeout(format!(
@@ -439,7 +428,10 @@ impl Connection {
     }
 
     fn state_words(&self) -> String {
-        match self.current().map(|live| live.client.connection_state()) {
+        match self
+            .current()
+            .map(|live| live.session.client().connection_state())
+        {
             Some(State::Connected) => {
                 format!("connected to {}", self.link.pool().current().describe())
             }
@@ -466,11 +458,9 @@ impl Connection {
             std::mem::forget(live);
             return Ok(());
         }
-        live.subscriptions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-        if live.client.connection_state() == State::Connected {
+        live.session.unsubscribe_all();
+        let client = live.session.client().clone();
+        if client.connection_state() == State::Connected {
             let deadline = Some(Instant::now() + CLOSE_FLUSH);
             let _ = Self::wait(
                 ruby,
@@ -478,10 +468,10 @@ impl Connection {
                 &live.runtime,
                 deadline,
                 NO_SPIN,
-                live.client.flush(),
+                client.flush(),
             )?;
         }
-        live.closed.send_replace(true);
+        live.session.closed.send_replace(true);
         rb_self
             .link
             .log(crate::log_queue::Level::Info, "Connection to NATS closed");
@@ -491,7 +481,9 @@ impl Connection {
 
     fn is_connected(&self) -> bool {
         self.current().is_some_and(|live| {
-            !live.runtime.forked() && live.client.connection_state() == State::Connected
+            !live.runtime.forked()
+                && !live.session.rebuilding()
+                && live.session.client().connection_state() == State::Connected
         })
     }
 
@@ -509,21 +501,23 @@ impl Connection {
     fn stats(ruby: &Ruby, rb_self: Obj<Self>) -> Result<RHash, Error> {
         let hash = ruby.hash_new();
         let live = rb_self.current();
-        let (in_msgs, out_msgs, in_bytes, out_bytes, connects, dropped, queued) = match &live {
+        let (in_msgs, out_msgs, in_bytes, out_bytes, dropped, queued, queued_bytes) = match &live {
             Some(live) => {
-                let s = live.client.statistics();
+                let c = live.session.counters();
+                let queue = &live.session.queue;
                 (
-                    s.in_messages.load(Ordering::Relaxed),
-                    s.out_messages.load(Ordering::Relaxed),
-                    s.in_bytes.load(Ordering::Relaxed),
-                    s.out_bytes.load(Ordering::Relaxed),
-                    s.connects.load(Ordering::Relaxed),
-                    live.queue.dropped(),
-                    live.queue.len() as u64,
+                    c.in_messages,
+                    c.out_messages,
+                    c.in_bytes,
+                    c.out_bytes,
+                    queue.dropped(),
+                    queue.len() as u64,
+                    queue.held_bytes() as u64,
                 )
             }
             None => (0, 0, 0, 0, 0, 0, 0),
         };
+        let connects = rb_self.link.connects();
         let slow = rb_self.link.slow_consumer_drops.load(Ordering::Relaxed);
         hash.aset("in_msgs", in_msgs)?;
         hash.aset("out_msgs", out_msgs)?;
@@ -532,7 +526,12 @@ impl Connection {
         hash.aset("reconnects", connects.saturating_sub(1))?;
         hash.aset("dropped", dropped + slow)?;
         hash.aset("queued", queued)?;
+        hash.aset("queued_bytes", queued_bytes)?;
         hash.aset("receive_capacity", rb_self.settings.receive_capacity)?;
+        hash.aset(
+            "receive_buffer_bytes",
+            rb_self.settings.receive_buffer_bytes,
+        )?;
         hash.aset("connected", rb_self.is_connected())?;
         hash.aset("connected_server", rb_self.connected_server())?;
         let pool = ruby.ary_new();

@@ -5,13 +5,36 @@
 use crate::backoff::{Backoff, FailureKind, Streak};
 use crate::log_queue::{Level, LogQueue};
 use crate::server_pool::ServerPool;
-use async_nats::{Event, ReconnectToServer, Server};
+use async_nats::{Event, ReconnectToServer, Server, ServerInfo};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Something told of every event before the link handles it (the fleet
 /// simulation times reconnects with it).
 pub type Observer = Box<dyn Fn(&Event) + Send + Sync>;
+
+/// Announced cluster members logged per connection: an INFO can name
+/// thousands, and each line is written once.
+const MAX_ANNOUNCED_LOGGED: usize = 16;
+
+/// The scheme of an announced member (`ws` in `ws://h:1`), `none` without
+/// one, `invalid` when it is not a plain word.
+fn announced_scheme(url: &str) -> &str {
+    match url.split_once("://") {
+        None => "none",
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme.len() <= 16
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+') =>
+        {
+            scheme
+        }
+        Some(_) => "invalid",
+    }
+}
 
 pub struct Link {
     pub logs: Arc<LogQueue>,
@@ -28,6 +51,8 @@ pub struct Link {
     /// The failed reconnect attempts since the link was last up.
     streak: Mutex<Streak>,
     observer: OnceLock<Observer>,
+    /// Announced cluster members already logged.
+    announced: Mutex<HashSet<String>>,
 }
 
 impl Link {
@@ -41,12 +66,18 @@ impl Link {
             failures_by_kind: Default::default(),
             streak: Mutex::new(Streak::default()),
             observer: OnceLock::new(),
+            announced: Mutex::new(HashSet::new()),
         })
     }
 
     /// Sets the observer of events; false when one was set already.
     pub fn observe(&self, observer: Observer) -> bool {
         self.observer.set(observer).is_ok()
+    }
+
+    /// Successful connects so far, of every client of the connection.
+    pub fn connects(&self) -> u64 {
+        self.connects.load(Ordering::Relaxed)
     }
 
     /// Failed reconnect attempts so far of one kind.
@@ -122,30 +153,47 @@ impl Link {
         }
     }
 
-    /// Adds the servers the cluster announced (in async-nats' view of the
-    /// pool) to ours, and says so.
-    pub fn merge_announced(&self, pool: &mut ServerPool, servers: &[Server]) {
-        let added =
-            pool.merge_discovered(servers.iter().filter(|s| s.is_discovered).map(|s| &s.addr));
-        if !added.is_empty() {
+    /// Logs, once each, the cluster members a broker announced in its INFO,
+    /// none of which is dialled: that INFO arrives before TLS starts, so
+    /// anyone on the path can write it (see docs/threat-model.md). A member
+    /// whose scheme is not NATS over TLS is a warning: nothing legitimate
+    /// announces one to a TLS client.
+    pub fn note_announced(&self, info: &ServerInfo) {
+        if info.connect_urls.is_empty() {
+            return;
+        }
+        let server = self.pool().current().describe();
+        let mut seen = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        for url in &info.connect_urls {
+            if seen.len() > MAX_ANNOUNCED_LOGGED || seen.contains(url) {
+                continue;
+            }
+            seen.insert(url.clone());
+            if seen.len() > MAX_ANNOUNCED_LOGGED {
+                self.log(
+                    Level::Warn,
+                    format!("The NATS broker {server} announced more than {MAX_ANNOUNCED_LOGGED} cluster members: not logging more of them"),
+                );
+                break;
+            }
+            let scheme = announced_scheme(url);
+            let level = match scheme {
+                "nats" | "tls" | "none" => Level::Info,
+                _ => Level::Warn,
+            };
             self.log(
-                Level::Info,
-                format!(
-                    "The NATS cluster announced {}: added to the server pool",
-                    added.join(", ")
-                ),
+                level,
+                format!("The NATS broker {server} announced the cluster member {url:?} (scheme {scheme}): not dialled, brokers come only from configuration and SRV records"),
             );
         }
     }
 
     /// Chooses the server for async-nats' next connection attempt and how long
     /// to wait before it. `servers` is async-nats' own view of the pool: it
-    /// carries the servers the cluster announced and the outcome of the
-    /// previous attempt, whose kind (refused, overloaded, other) sets the
+    /// carries the outcome of the previous attempt, whose kind (refused, overloaded, other) sets the
     /// back-off window (see `backoff.rs`).
     pub fn next_server(&self, servers: &[Server]) -> ReconnectToServer {
         let mut pool = self.pool();
-        self.merge_announced(&mut pool, servers);
         let reconnecting = servers.iter().any(|s| s.did_connect);
         if !reconnecting {
             // The initial connect: `connect::initial` chose the server already.
@@ -249,6 +297,54 @@ mod tests {
                 .count(),
             6
         );
+    }
+
+    #[test]
+    fn logs_each_announced_member_once_and_warns_of_schemes_that_are_not_nats() {
+        let link = link();
+        let info = ServerInfo {
+            connect_urls: vec![
+                "ws://10.0.0.9:80".into(),
+                "10.0.0.8:4222".into(),
+                "tls://b:4222".into(),
+                "ws://10.0.0.9:80".into(),
+                "\u{1b}[2J://x".into(),
+            ],
+            ..Default::default()
+        };
+        link.note_announced(&info);
+        link.note_announced(&info);
+        let logged = link.logs.take();
+        let lines: Vec<_> = logged
+            .iter()
+            .map(|(l, line)| (l.name(), line.as_str()))
+            .collect();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(lines[0], ("warn", "The NATS broker 127.0.0.1:4222 (config) announced the cluster member \"ws://10.0.0.9:80\" (scheme ws): not dialled, brokers come only from configuration and SRV records"));
+        assert_eq!(lines[1].0, "info");
+        assert!(lines[1].1.contains("\"10.0.0.8:4222\" (scheme none)"));
+        assert!(lines[2].1.contains("(scheme tls)"));
+        assert_eq!(lines[3].0, "warn");
+        assert!(
+            lines[3].1.contains("\\u{1b}[2J://x\" (scheme invalid)"),
+            "{}",
+            lines[3].1
+        );
+    }
+
+    #[test]
+    fn logs_a_bounded_number_of_announced_members() {
+        let link = link();
+        let info = ServerInfo {
+            connect_urls: (0..10_000).map(|i| format!("h{i}:4222")).collect(),
+            ..Default::default()
+        };
+        link.note_announced(&info);
+        let logged = link.logs.take();
+        assert_eq!(logged.len(), MAX_ANNOUNCED_LOGGED + 1);
+        assert!(logged[MAX_ANNOUNCED_LOGGED].1.contains("not logging more"));
+        link.note_announced(&info);
+        assert!(link.logs.take().is_empty());
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl NatsRuntime {
     pub fn new() -> Result<Self, Failure> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .thread_name("choria-nats")
+            .thread_name(crate::panics::THREAD_NAME)
             .enable_all()
             .build()
             .map_err(|e| Failure::connection(format!("Cannot start the NATS I/O threads: {e}")))?;

@@ -62,7 +62,14 @@ pub fn parse_address(spec: &str) -> Result<(ServerAddr, String), Failure> {
     if rest.is_empty() {
         return Err(bad("it is empty"));
     }
-    if rest.contains('@') || rest.contains('/') || rest.contains(char::is_whitespace) {
+    if let Some((_, host)) = rest.rsplit_once('@') {
+        // The address is echoed in errors and logs: never with its secret.
+        let scheme = &trimmed[..trimmed.len() - rest.len()];
+        return Err(Failure::config(format!(
+            "invalid NATS server address \"{scheme}***@{host}\": credentials do not belong in a server address; set plugin.nats.user and plugin.nats.pass"
+        )));
+    }
+    if rest.contains('/') || rest.contains(char::is_whitespace) {
         return Err(bad("only a host and a port are allowed"));
     }
     let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
@@ -292,21 +299,27 @@ mod tests {
 
     #[test]
     fn refuses_bad_addresses_with_the_input_in_the_message() {
-        for spec in [
-            "",
-            "host:0",
-            "host:99999",
-            "host:port",
-            "user:pw@host:4222",
-            "[::1",
-            "h:4222/x",
-        ] {
+        for spec in ["", "host:0", "host:99999", "host:port", "[::1", "h:4222/x"] {
             let err = parse_address(spec).unwrap_err();
             assert!(
                 err.message.contains(&format!("{spec:?}")),
                 "{}",
                 err.message
             );
+        }
+    }
+
+    #[test]
+    fn refuses_credentials_in_an_address_without_echoing_them() {
+        for (spec, shown) in [
+            ("nats://u:secret@h:4222", "nats://***@h:4222"),
+            ("u:secret@h:4222", "***@h:4222"),
+            ("tls://secret@h", "tls://***@h"),
+        ] {
+            let err = parse_address(spec).unwrap_err();
+            assert!(!err.message.contains("secret"), "{}", err.message);
+            assert!(err.message.contains(shown), "{}", err.message);
+            assert!(err.message.contains("plugin.nats.user"), "{}", err.message);
         }
     }
 

@@ -34,6 +34,8 @@ pub struct Settings {
     pub initial_retry: InitialRetry,
     /// Messages the receive queue holds before it drops (and counts, and logs).
     pub receive_capacity: usize,
+    /// Bytes the receive queue holds before it drops.
+    pub receive_buffer_bytes: usize,
     /// How long a publish may wait for room in the outgoing buffer.
     pub publish_timeout: Duration,
     /// SRV names looked up again after each failed round of the first
@@ -44,6 +46,12 @@ pub struct Settings {
     /// is the host dialled (`legacy_names.rs`).
     pub legacy_certificates: bool,
 }
+
+/// Messages the receive queue holds by default.
+pub const DEFAULT_RECEIVE_CAPACITY: usize = 250_000;
+/// Bytes the receive queue holds by default: the per-subscription pending
+/// limit nats.go uses, room for a 50,000-reply burst (docs/performance.md).
+pub const DEFAULT_RECEIVE_BUFFER_BYTES: usize = 64 * 1024 * 1024;
 
 /// The longest connect timeout accepted, as SPEC §5 says.
 const MAX_CONNECT_TIMEOUT: f64 = 120.0;
@@ -110,10 +118,18 @@ impl Settings {
             Some(v) if v.is_infinite() && v > 0.0 => InitialRetry::Forever,
             Some(_) => InitialRetry::For(seconds(ruby, hash, "retry_initial_connect", 1.0, 1e9)?),
         };
-        let receive_capacity = get::<usize>(ruby, hash, "receive_capacity")?.unwrap_or(250_000);
+        let receive_capacity =
+            get::<usize>(ruby, hash, "receive_capacity")?.unwrap_or(DEFAULT_RECEIVE_CAPACITY);
         if receive_capacity == 0 {
             return Err(Failure::config(
                 "The option receive_capacity must be at least 1",
+            ));
+        }
+        let receive_buffer_bytes = get::<usize>(ruby, hash, "receive_buffer_bytes")?
+            .unwrap_or(DEFAULT_RECEIVE_BUFFER_BYTES);
+        if receive_buffer_bytes == 0 {
+            return Err(Failure::config(
+                "The option receive_buffer_bytes must be at least 1",
             ));
         }
         Ok(Settings {
@@ -128,6 +144,7 @@ impl Settings {
             randomize: get(ruby, hash, "randomize")?.unwrap_or(true),
             initial_retry,
             receive_capacity,
+            receive_buffer_bytes,
             publish_timeout: seconds(ruby, hash, "publish_timeout", 5.0, 3600.0)?,
             srv_names: crate::srv::parse_names(
                 &get::<Vec<String>>(ruby, hash, "srv_names")?.unwrap_or_default(),
@@ -153,7 +170,8 @@ impl Settings {
             backoff: Backoff::default(),
             randomize: true,
             initial_retry: InitialRetry::Once,
-            receive_capacity: 250_000,
+            receive_capacity: DEFAULT_RECEIVE_CAPACITY,
+            receive_buffer_bytes: DEFAULT_RECEIVE_BUFFER_BYTES,
             publish_timeout: Duration::from_secs(5),
             srv_names: Vec::new(),
             srv_nameserver: None,
