@@ -74,8 +74,8 @@ module ChoriaNats
       OpenSSL::Digest::SHA256.hexdigest(der).upcase.scan(/../).join(":")
     end
 
-    # Raises ChoriaNats::ConfigurationError unless `stat` is of a regular file of `owner` with no
-    # permission for the group or others.
+    # Raises ChoriaNats::ConfigurationError unless `stat` is of a regular file of `owner` that others
+    # cannot touch and its group can at most read: Puppet writes its keys with mode 0640.
     def check_key_file(file, stat, owner)
       unless stat.file?
         raise ConfigurationError, "The private key file #{file} is not a regular file: move it away and run again " \
@@ -86,7 +86,7 @@ module ChoriaNats
                                   "(uid #{owner}): run `chown #{user_name(owner)} #{file}` as root, or move it away " \
                                   "to make a new key"
       end
-      return if (stat.mode & 0o077).zero?
+      return if (stat.mode & 0o037).zero?
 
       mode = format("%04o", stat.mode & 0o7777)
       raise ConfigurationError, "The private key file #{file} is open to other users (mode #{mode}): run `chmod 600 " \

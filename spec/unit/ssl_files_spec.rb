@@ -13,15 +13,15 @@ RSpec.describe ChoriaNats::SSLFiles do
 
     after { FileUtils.rm_rf(dir) }
 
-    it "reads a key of this user that no one else can read or write" do
-      [0o600, 0o400].each do |mode|
+    it "reads a key of this user that no one else can write and only its group can read, as Puppet makes them" do
+      [0o600, 0o400, 0o640].each do |mode|
         File.chmod(mode, file)
         expect(described_class.read_key(file).public_to_der).to eq(key.public_to_der)
       end
     end
 
-    it "refuses a key the group or others may read or write, saying what to run" do
-      [0o640, 0o604, 0o620, 0o602].each do |mode|
+    it "refuses a key others may read or write, or its group write, saying what to run" do
+      [0o604, 0o620, 0o602, 0o660].each do |mode|
         File.chmod(mode, file)
         expect { described_class.read_key(file) }
           .to raise_error(ChoriaNats::ConfigurationError,
