@@ -34,7 +34,8 @@ module ChoriaNats
     #   a number: keep trying that many seconds
     # receive_capacity:: messages waiting for #receive before drops (250,000)
     # receive_buffer_bytes:: bytes of messages waiting for #receive before drops (64 MiB)
-    # publish_timeout:: seconds a publish waits for buffer room (5)
+    # outgoing_buffer_bytes:: bytes of large messages not yet sent before #publish waits (64 MiB)
+    # publish_timeout:: seconds a publish waits for buffer room, and a subscribe for the broker (5)
     # srv_names, srv_nameserver:: SRV names to look up again after each failed round
     #   of the first connect, and the DNS server (`IP:PORT`, default the system's)
     # legacy_certificates:: also accept a broker certificate without subjectAltName whose
@@ -62,8 +63,8 @@ module ChoriaNats
 
     # Options besides the required ones.
     OPTIONAL = %i[user password name connect_timeout ping_interval reconnect_initial_delay
-                  reconnect_max_delay randomize receive_capacity receive_buffer_bytes publish_timeout
-                  srv_names srv_nameserver reconnect_spread legacy_certificates].freeze
+                  reconnect_max_delay randomize receive_capacity receive_buffer_bytes outgoing_buffer_bytes
+                  publish_timeout srv_names srv_nameserver reconnect_spread legacy_certificates].freeze
     # Options given in seconds.
     SECONDS = %i[connect_timeout ping_interval reconnect_initial_delay reconnect_max_delay
                  publish_timeout retry_initial_connect reconnect_spread].freeze

@@ -116,20 +116,23 @@ module ChoriaNats
     # plugin.choria.network.receive_buffer_bytes: bytes of received messages held for MCollective
     # before new ones are dropped, or nil for the native default (ext/choria_nats/src/settings.rs).
     def receive_buffer_bytes
-      raw = value("choria.network.receive_buffer_bytes")
-      raw && Integer(raw, 10).tap { |bytes| raise ArgumentError unless bytes.positive? }
-    rescue ArgumentError
-      raise ConfigurationError, "plugin.choria.network.receive_buffer_bytes must be a whole number of bytes " \
-                                "above 0, not #{raw.inspect}"
+      byte_count("receive_buffer_bytes")
+    end
+
+    # plugin.choria.network.outgoing_buffer_bytes: bytes of large messages not yet sent before a
+    # publish waits, or nil for the native default.
+    def outgoing_buffer_bytes
+      byte_count("outgoing_buffer_bytes")
     end
 
     # The ChoriaNats::Connection options these settings give: credentials, timeouts, the
-    # broker name rule, the reconnect back-off and the receive bound.
+    # broker name rule, the reconnect back-off and the buffer bounds.
     def connection_options
       { user: user, password: password, connect_timeout: connect_timeout, randomize: randomize?,
         srv_nameserver: srv_nameserver, legacy_certificates: legacy_certificates?,
         reconnect_initial_delay: reconnect_initial_delay, reconnect_max_delay: reconnect_max_delay,
-        reconnect_spread: reconnect_spread, receive_buffer_bytes: receive_buffer_bytes }
+        reconnect_spread: reconnect_spread, receive_buffer_bytes: receive_buffer_bytes,
+        outgoing_buffer_bytes: outgoing_buffer_bytes }
     end
 
     # No password in here.
@@ -148,6 +151,14 @@ module ChoriaNats
     rescue ArgumentError, TypeError
       raise ConfigurationError, "plugin.choria.network.#{name} must be seconds above 0 and at most " \
                                 "#{MAX_RECONNECT_DELAY}, not #{raw.inspect}"
+    end
+
+    def byte_count(name)
+      raw = value("choria.network.#{name}")
+      raw && Integer(raw, 10).tap { |bytes| raise ArgumentError unless bytes.positive? }
+    rescue ArgumentError
+      raise ConfigurationError, "plugin.choria.network.#{name} must be a whole number of bytes above 0, " \
+                                "not #{raw.inspect}"
     end
 
     def value(key)

@@ -125,4 +125,30 @@ RSpec.describe ChoriaNats::Connection, "with an attacker on the path to its brok
     4.times { expect(receiver.receive(1)[2].bytesize).to eq(payload.bytesize) }
     expect(receiver.stats["queued_bytes"]).to eq(0)
   end
+
+  it "holds at most outgoing_buffer_bytes of large messages for a broker that stopped reading", bounded: 60 do
+    bound = 8 * 1024 * 1024
+    with_proxy do |proxy|
+      connection = through(proxy, outgoing_buffer_bytes: bound, publish_timeout: 0.5)
+      connection.flush
+      proxy.freeze_existing!
+      # Distinct payloads: equal ones would share one copy.
+      payload = "y" * ((1024 * 1024) - 8)
+      sent = 0
+      error = nil
+      begin
+        64.times do
+          connection.publish("stalled.test", format("%08d", sent) + payload)
+          sent += 1
+        end
+      rescue ChoriaNats::TimeoutError => e
+        error = e
+      end
+      expect(error&.message).to match(/\ACould not publish to stalled\.test within 0\.5s: the outgoing buffer holds /)
+      expect(error.message).to include("bytes of large messages not yet sent (outgoing_buffer_bytes #{bound})")
+      expect(connection.stats["outgoing_bytes"]).to be <= bound
+      # What the kernel's socket buffers took, plus the bound.
+      expect(sent).to be < 40
+    end
+  end
 end

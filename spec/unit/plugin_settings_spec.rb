@@ -17,17 +17,17 @@ RSpec.describe ChoriaNats::PluginSettings do
     expect(s.connection_options).to eq(user: nil, password: nil, connect_timeout: 2.0, randomize: true,
                                        srv_nameserver: nil, legacy_certificates: false,
                                        reconnect_initial_delay: 0.5, reconnect_max_delay: 60.0, reconnect_spread: 25.0,
-                                       receive_buffer_bytes: nil)
+                                       receive_buffer_bytes: nil, outgoing_buffer_bytes: nil)
   end
 
-  it "reads plugin.choria.network.receive_buffer_bytes as a whole number of bytes" do
-    expect(settings("choria.network.receive_buffer_bytes" => "8388608").connection_options)
-      .to include(receive_buffer_bytes: 8_388_608)
-    ["0", "-1", "lots", "1.5"].each do |bad|
-      expect { settings("choria.network.receive_buffer_bytes" => bad).receive_buffer_bytes }
-        .to raise_error(ChoriaNats::ConfigurationError,
-                        "plugin.choria.network.receive_buffer_bytes must be a whole number of bytes above 0, " \
-                        "not #{bad.inspect}")
+  %w[receive_buffer_bytes outgoing_buffer_bytes].each do |name|
+    it "reads plugin.choria.network.#{name} as a whole number of bytes" do
+      expect(settings("choria.network.#{name}" => "8388608").connection_options).to include(name.to_sym => 8_388_608)
+      ["0", "-1", "lots", "1.5"].each do |bad|
+        expect { settings("choria.network.#{name}" => bad).public_send(name) }
+          .to raise_error(ChoriaNats::ConfigurationError,
+                          "plugin.choria.network.#{name} must be a whole number of bytes above 0, not #{bad.inspect}")
+      end
     end
   end
 

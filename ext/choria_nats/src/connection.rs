@@ -268,10 +268,47 @@ impl Connection {
             _ => None,
         };
         let live = rb_self.live().map_err(raise(ruby))?;
+        // For the messages below: the subject itself is not cloned, which
+        // would touch its block's reference count once more per message.
+        // SAFETY: read and copied at once, with the GVL held.
+        let subject_name = || unsafe { subject.to_string_lossy() }.into_owned();
+        let deadline = Instant::now() + rb_self.settings.publish_timeout;
+        let bound = rb_self.settings.outgoing_buffer_bytes;
+        if !live.outgoing.has_room(payload.len(), bound) {
+            let room = live.outgoing.room(payload.len(), bound);
+            Self::wait_to_publish(
+                ruby,
+                rb_self,
+                &live,
+                deadline,
+                room,
+                || {
+                    format!(
+                    "the outgoing buffer holds {} bytes of large messages not yet sent (outgoing_buffer_bytes {bound}): the broker is not reading",
+                    live.outgoing.outstanding()
+                )
+                },
+                &subject_name,
+            )?;
+        }
+        if live.session.rebuilding() {
+            let usable = live.session.usable();
+            Self::wait_to_publish(
+                ruby,
+                rb_self,
+                &live,
+                deadline,
+                usable,
+                || {
+                    "the NATS connection is being rebuilt after its connection task ended"
+                        .to_string()
+                },
+                &subject_name,
+            )?;
+        }
         // SAFETY: each slice is copied at once, with the GVL held and no Ruby
         // code in between.
         let copy = |part, string: RString| live.outgoing.copy(part, unsafe { string.as_slice() });
-        let subject_text = subject;
         let (subject, payload, reply) = (
             copy(Part::Subject, subject),
             copy(Part::Payload, payload),
@@ -288,14 +325,6 @@ impl Connection {
             Self::deliver_logs(ruby, rb_self)?;
         }
         let size = payload.len();
-        // For the messages below: the subject itself is not cloned, which
-        // would touch its block's reference count once more per message.
-        // SAFETY: read and copied at once, with the GVL held.
-        let subject_name = || unsafe { subject_text.to_string_lossy() }.into_owned();
-        let deadline = Instant::now() + rb_self.settings.publish_timeout;
-        if live.session.rebuilding() {
-            Self::wait_usable(ruby, rb_self, &live, deadline, &subject_name)?;
-        }
         let client = live.session.client();
         let mut sending = pin!(publish_one(&client, subject, reply, payload));
         let result = match sending.as_mut().now_or_never() {
@@ -319,22 +348,24 @@ impl Connection {
         result.map_err(|e| publish_failure(e, &subject_name(), size, &client).into_error(ruby))
     }
 
-    /// Waits, until `deadline`, for the client that replaces one whose
-    /// connection task ended.
-    fn wait_usable(
+    /// Waits, until `deadline`, for what a publish needs first; `why` says
+    /// what it waited for when time runs out.
+    fn wait_to_publish(
         ruby: &Ruby,
         rb_self: Obj<Self>,
         live: &Live,
         deadline: Instant,
+        ready: impl std::future::Future<Output = ()>,
+        why: impl Fn() -> String,
         subject_name: &dyn Fn() -> String,
     ) -> Result<(), Error> {
-        let usable = live.session.usable();
-        match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, usable)? {
+        match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, ready)? {
             Waited::Done(()) => Ok(()),
             Waited::TimedOut => Err(Failure::timeout(format!(
-                "Could not publish to {} within {:.1}s: the NATS connection is being rebuilt after its connection task ended; the message was not sent",
+                "Could not publish to {} within {:.1}s: {}; the message was not sent",
                 subject_name(),
                 rb_self.settings.publish_timeout.as_secs_f64(),
+                why()
             ))
             .into_error(ruby)),
         }
@@ -351,9 +382,19 @@ impl Connection {
             session.usable().await;
             session.subscribe(&subject).await
         };
-        let result = match Self::wait(ruby, rb_self, &live.runtime, None, NO_SPIN, subscribing)? {
+        let timeout = rb_self.settings.publish_timeout;
+        let deadline = Some(Instant::now() + timeout);
+        let result = match Self::wait(ruby, rb_self, &live.runtime, deadline, NO_SPIN, subscribing)?
+        {
             Waited::Done(result) => result,
-            Waited::TimedOut => unreachable!("no deadline was set"),
+            Waited::TimedOut => {
+                return Err(Failure::timeout(format!(
+                    "Could not subscribe to {subject} within {:.1}s: {}",
+                    timeout.as_secs_f64(),
+                    rb_self.state_words()
+                ))
+                .into_error(ruby))
+            }
         };
         result.map_err(|e| {
             Failure::config(format!(
@@ -527,6 +568,14 @@ impl Connection {
         hash.aset("dropped", dropped + slow)?;
         hash.aset("queued", queued)?;
         hash.aset("queued_bytes", queued_bytes)?;
+        let outgoing = rb_self
+            .current()
+            .map_or(0, |live| live.outgoing.outstanding());
+        hash.aset("outgoing_bytes", outgoing)?;
+        hash.aset(
+            "outgoing_buffer_bytes",
+            rb_self.settings.outgoing_buffer_bytes,
+        )?;
         hash.aset("receive_capacity", rb_self.settings.receive_capacity)?;
         hash.aset(
             "receive_buffer_bytes",

@@ -12,9 +12,18 @@
 //! client sends every request with the same reply subject. Shared bytes are
 //! neither copied again nor moved to the runtime's core again; comparing
 //! costs less than a copy, and little when the bytes differ early.
+//!
+//! Copies that get an allocation of their own are counted while they live,
+//! that is until async-nats has written them: the bytes waiting to be sent
+//! are bounded by that count, since a broker that stops reading would
+//! otherwise leave its client's buffer of 2,048 messages to grow to 2,048
+//! times the largest payload. Small copies need no count: that many of them
+//! fill at most `OUTGOING_BUFFER * LARGEST_SHARED` bytes of blocks.
 
 use bytes::{Bytes, BytesMut};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 
 /// Size of one block.
 const BLOCK: usize = 64 * 1024;
@@ -37,6 +46,35 @@ pub enum Part {
 #[derive(Default)]
 pub struct OutgoingBlocks {
     state: Mutex<State>,
+    /// Bytes of the large copies still alive, and who waits for them to go.
+    large: Arc<Outstanding>,
+}
+
+#[derive(Default)]
+struct Outstanding {
+    bytes: AtomicUsize,
+    freed: Notify,
+}
+
+/// A large copy's bytes, counted until they are dropped.
+struct Counted {
+    bytes: Vec<u8>,
+    outstanding: Arc<Outstanding>,
+}
+
+impl AsRef<[u8]> for Counted {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.outstanding
+            .bytes
+            .fetch_sub(self.bytes.len(), Ordering::Release);
+        self.outstanding.freed.notify_waiters();
+    }
 }
 
 #[derive(Default)]
@@ -57,7 +95,11 @@ impl OutgoingBlocks {
             return previous.clone();
         }
         let copy = if bytes.len() > LARGEST_SHARED {
-            Bytes::copy_from_slice(bytes)
+            self.large.bytes.fetch_add(bytes.len(), Ordering::AcqRel);
+            Bytes::from_owner(Counted {
+                bytes: bytes.to_vec(),
+                outstanding: Arc::clone(&self.large),
+            })
         } else {
             let block = &mut state.block;
             if block.capacity() - block.len() < bytes.len() {
@@ -73,6 +115,35 @@ impl OutgoingBlocks {
             Bytes::new()
         };
         copy
+    }
+}
+
+impl OutgoingBlocks {
+    /// Bytes of large copies not yet written (and the one kept for the next
+    /// publish).
+    pub fn outstanding(&self) -> usize {
+        self.large.bytes.load(Ordering::Acquire)
+    }
+
+    /// Whether a payload of `size` bytes fits under `bound` now. Small ones
+    /// always do; a large one when nothing else is outstanding, so that no
+    /// bound makes a payload impossible to send.
+    pub fn has_room(&self, size: usize, bound: usize) -> bool {
+        let outstanding = self.outstanding();
+        size <= LARGEST_SHARED || outstanding == 0 || outstanding.saturating_add(size) <= bound
+    }
+
+    /// Waits until a payload of `size` bytes fits under `bound`.
+    pub async fn room(&self, size: usize, bound: usize) {
+        loop {
+            let freed = self.large.freed.notified();
+            let mut freed = std::pin::pin!(freed);
+            freed.as_mut().enable();
+            if self.has_room(size, bound) {
+                return;
+            }
+            freed.await;
+        }
     }
 }
 
@@ -144,6 +215,39 @@ mod tests {
         let reply = blocks.copy(Part::Reply, b"body");
         assert_ne!(first.as_ptr(), reply.as_ptr());
         assert_eq!(&reply[..], b"body");
+    }
+
+    #[tokio::test]
+    async fn large_copies_are_counted_until_dropped_and_room_waits_for_them() {
+        let blocks = Arc::new(OutgoingBlocks::default());
+        let size = LARGEST_SHARED + 1;
+        let small = blocks.copy(Part::Payload, b"small");
+        assert_eq!(blocks.outstanding(), 0);
+        let a = blocks.copy(Part::Payload, &vec![1u8; size]);
+        let b = blocks.copy(Part::Payload, &vec![2u8; size]);
+        assert_eq!(blocks.outstanding(), 2 * size);
+        assert!(!blocks.has_room(size, 2 * size));
+        assert!(
+            blocks.has_room(5, 2 * size),
+            "small copies are not held back"
+        );
+        let waiter = {
+            let blocks = Arc::clone(&blocks);
+            tokio::spawn(async move { blocks.room(size, 2 * size).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        drop(a);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("room once a copy is gone")
+            .expect("the waiter");
+        // `b` is also the remembered previous payload: both go before it counts 0.
+        drop(b);
+        blocks.copy(Part::Payload, b"other");
+        assert_eq!(blocks.outstanding(), 0);
+        assert!(blocks.has_room(100 * size, size), "alone, any size fits");
+        drop(small);
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Settings {
     pub receive_capacity: usize,
     /// Bytes the receive queue holds before it drops.
     pub receive_buffer_bytes: usize,
+    /// Bytes of large outgoing messages not yet written before a publish
+    /// waits (`outgoing_blocks.rs`).
+    pub outgoing_buffer_bytes: usize,
     /// How long a publish may wait for room in the outgoing buffer.
     pub publish_timeout: Duration,
     /// SRV names looked up again after each failed round of the first
@@ -52,6 +55,9 @@ pub const DEFAULT_RECEIVE_CAPACITY: usize = 250_000;
 /// Bytes the receive queue holds by default: the per-subscription pending
 /// limit nats.go uses, room for a 50,000-reply burst (docs/performance.md).
 pub const DEFAULT_RECEIVE_BUFFER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes of large outgoing messages not yet sent, by default.
+pub const DEFAULT_OUTGOING_BUFFER_BYTES: usize = 64 * 1024 * 1024;
 
 /// The longest connect timeout accepted, as SPEC §5 says.
 const MAX_CONNECT_TIMEOUT: f64 = 120.0;
@@ -127,10 +133,17 @@ impl Settings {
         }
         let receive_buffer_bytes = get::<usize>(ruby, hash, "receive_buffer_bytes")?
             .unwrap_or(DEFAULT_RECEIVE_BUFFER_BYTES);
-        if receive_buffer_bytes == 0 {
-            return Err(Failure::config(
-                "The option receive_buffer_bytes must be at least 1",
-            ));
+        let outgoing_buffer_bytes = get::<usize>(ruby, hash, "outgoing_buffer_bytes")?
+            .unwrap_or(DEFAULT_OUTGOING_BUFFER_BYTES);
+        for (name, bytes) in [
+            ("receive_buffer_bytes", receive_buffer_bytes),
+            ("outgoing_buffer_bytes", outgoing_buffer_bytes),
+        ] {
+            if bytes == 0 {
+                return Err(Failure::config(format!(
+                    "The option {name} must be at least 1"
+                )));
+            }
         }
         Ok(Settings {
             servers,
@@ -145,6 +158,7 @@ impl Settings {
             initial_retry,
             receive_capacity,
             receive_buffer_bytes,
+            outgoing_buffer_bytes,
             publish_timeout: seconds(ruby, hash, "publish_timeout", 5.0, 3600.0)?,
             srv_names: crate::srv::parse_names(
                 &get::<Vec<String>>(ruby, hash, "srv_names")?.unwrap_or_default(),
@@ -172,6 +186,7 @@ impl Settings {
             initial_retry: InitialRetry::Once,
             receive_capacity: DEFAULT_RECEIVE_CAPACITY,
             receive_buffer_bytes: DEFAULT_RECEIVE_BUFFER_BYTES,
+            outgoing_buffer_bytes: DEFAULT_OUTGOING_BUFFER_BYTES,
             publish_timeout: Duration::from_secs(5),
             srv_names: Vec::new(),
             srv_nameserver: None,
