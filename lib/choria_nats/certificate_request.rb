@@ -109,7 +109,7 @@ module ChoriaNats
     def fetch_ca
       file = @paths.ca_file
       if File.exist?(file)
-        ca = OpenSSL::X509::Certificate.new(File.read(file))
+        ca = OpenSSL::X509::Certificate.new(File.binread(file))
         @pin&.check!(ca, "The CA file #{file}", "move it away to download the CA's again")
         @out.puts("Using the CA certificate #{file}: #{ca.subject.to_utf8}, SHA256 #{SSLFiles.fingerprint(ca.to_der)}")
       else

@@ -2,6 +2,7 @@
 
 require "socket"
 require_relative "errors"
+require_relative "text_file"
 
 module ChoriaNats
   # The parts of an MCollective server.cfg / client.cfg the diagnostics need,
@@ -20,11 +21,17 @@ module ChoriaNats
     attr_reader :pluginconf
     # MCollective's connection_timeout, or nil.
     attr_reader :connection_timeout
+    # Why MCollective itself cannot read these files in this process' locale (one line), or nil.
+    attr_reader :locale_problem
 
     # The config a command run by this user would read: root's server.cfg, anyone else's
     # ~/.mcollective or client.cfg. Raises ChoriaNats::ConfigurationError when there is none.
-    def self.default_path(uid: Process.uid, home: Dir.home, server_files: SERVER_FILES, client_files: CLIENT_FILES)
-      candidates = uid.zero? ? server_files + client_files : [File.join(home, ".mcollective")] + client_files
+    # Without HOME, ~/.mcollective is left out, as mco leaves it out.
+    def self.default_path(uid: Process.uid, home: nil, env: ENV, server_files: SERVER_FILES,
+                          client_files: CLIENT_FILES)
+      home ||= env["HOME"]
+      user_files = home.nil? || home.empty? ? [] : [File.join(home, ".mcollective")]
+      candidates = uid.zero? ? server_files + client_files : user_files + client_files
       found = candidates.find { |file| File.file?(file) }
       return found if found
 
@@ -38,6 +45,7 @@ module ChoriaNats
       @pluginconf = {}
       @identity = nil
       @connection_timeout = nil
+      @locale_problem = nil
       parse(read(@path))
       read_plugin_dir(File.join(File.dirname(@path), "plugin.d"))
       @identity ||= Socket.gethostname
@@ -46,9 +54,24 @@ module ChoriaNats
     private
 
     def read(file)
-      File.read(file)
+      text = TextFile.read(file, what: "The MCollective config")
+      @locale_problem ||= locale_problem_in(file, text)
+      text
     rescue SystemCallError => e
       raise ConfigurationError, "Cannot read the MCollective config #{file}: #{e.message}"
+    end
+
+    # MCollective reads its config in Ruby's default external encoding, which the locale sets:
+    # US-ASCII without LANG or with LANG=C, where it fails on any non-ASCII byte, even in a comment.
+    def locale_problem_in(file, text)
+      encoding = Encoding.default_external
+      return nil if text.ascii_only? || encoding == Encoding::UTF_8
+
+      number, = TextFile.first_invalid(text, encoding)
+      return nil unless number
+
+      "MCollective cannot read #{file} here: line #{number} is not #{encoding}, the encoding this locale gives " \
+        "Ruby for files: make that line ASCII, or run mco and mcollectived with LANG=C.UTF-8"
     end
 
     def parse(text, prefix: nil)

@@ -17,12 +17,15 @@ module ChoriaNats
     MAX_CONNECT_TIMEOUT = 10
 
     # identity, pluginconf:: from the MCollective config (Config#identity, Config#pluginconf);
-    # config_file:: its path, for the report; uid, env, home:: the process' identity (as for SSLPaths);
+    # config_file:: its path, for the report; config_problem:: a line saying why MCollective cannot read it
+    # (ConfigFile#locale_problem), or nil; uid, env, home:: the process' identity (as for SSLPaths);
     # connector:: makes a connection, `call(**options)` (ChoriaNats::Connection.connect)
-    def initialize(identity:, pluginconf:, config_file: nil, out: $stdout, uid: Process.uid, env: ENV, home: nil,
-                   connector: ChoriaNats::Connection.method(:connect), ssl_paths: nil, broker_list: nil)
+    def initialize(identity:, pluginconf:, config_file: nil, config_problem: nil, out: $stdout, uid: Process.uid,
+                   env: ENV, home: nil, connector: ChoriaNats::Connection.method(:connect), ssl_paths: nil,
+                   broker_list: nil)
       @identity = identity
       @config_file = config_file
+      @config_problem = config_problem
       @out = out
       @uid = uid
       @env = env
@@ -48,6 +51,10 @@ module ChoriaNats
     def header
       @out.puts("choria-nats #{VERSION} doctor (#{ChoriaNats::NATS_CLIENT}, rustls)")
       field("Config", @config_file || "(none)")
+      if @config_problem
+        status(:problem, @config_problem)
+        @problems << @config_problem
+      end
       field("Identity", @identity)
       field("Certname", "#{@paths.certname} (#{certname_reason})")
       field("SSL dir", "#{@paths.ssl_dir} (#{@paths.reason})")

@@ -4,6 +4,7 @@ require "fileutils"
 require_relative "version"
 require_relative "errors"
 require_relative "atomic_file"
+require_relative "text_file"
 
 module ChoriaNats
   # The gem's own MCollective plugin tree (connector/nats.rb, connector/nats.ddl, ...). The files
@@ -102,7 +103,7 @@ module ChoriaNats
       else
         header = "# #{MARKER} (choria-nats #{VERSION}). A copy of the gem's #{relative}, as MCollective\n" \
                  "# reads DDLs from its libdir. Remove with `choria-nats plugin uninstall`.\n"
-        header + File.read(File.join(plugin_dir, relative))
+        header + File.read(File.join(plugin_dir, relative), encoding: Encoding::UTF_8)
       end
     end
 
@@ -253,7 +254,7 @@ module ChoriaNats
       end
 
       def read_config(config)
-        File.file?(config) && File.readable?(config) ? File.read(config) : nil
+        File.file?(config) && File.readable?(config) ? TextFile.read(config, what: "The MCollective config") : nil
       rescue SystemCallError
         nil
       end

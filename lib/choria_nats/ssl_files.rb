@@ -54,7 +54,7 @@ module ChoriaNats
     # have copied the key, or put theirs in its place); ChoriaNats::ConfigurationError otherwise, or
     # when it cannot be read or used.
     def read_key(file, owner: Process.euid)
-      File.open(file, File::RDONLY | File::NOFOLLOW) do |f|
+      File.open(file, File::RDONLY | File::NOFOLLOW, binmode: true) do |f|
         check_key_file(file, f.stat, owner)
         OpenSSL::PKey.read(f.read)
       end

@@ -2,6 +2,7 @@
 
 require "etc"
 require "open3"
+require_relative "errors"
 
 module ChoriaNats
   # Where the certificate, key and CA are, following Puppet's layout (SPEC §3):
@@ -21,13 +22,13 @@ module ChoriaNats
     attr_reader :reason
 
     # uid, user, home, env:: the process' identity; ssldir:: plugin.choria.ssldir;
-    # puppet_ssldir:: callable asking Puppet for its ssldir (nil when no Puppet)
+    # puppet_ssldir:: callable asking Puppet for its ssldir (nil when no Puppet).
+    # Raises ChoriaNats::ConfigurationError when a user's HOME or name is needed and unknown.
     def initialize(identity:, ssldir: nil, uid: Process.uid, user: nil, home: nil, env: ENV,
                    puppet_ssldir: method(:ask_puppet))
       @root = uid.zero?
-      user ||= env["USER"] || Etc.getpwuid(uid)&.name
-      @certname = env["MCOLLECTIVE_CERTNAME"] || (@root ? identity : "#{user}.mcollective")
-      @ssl_dir, @reason = choose_dir(ssldir, home || env["HOME"] || Dir.home, puppet_ssldir)
+      @certname = env["MCOLLECTIVE_CERTNAME"] || (@root ? identity : "#{user || user_name(uid, env)}.mcollective")
+      @ssl_dir, @reason = choose_dir(ssldir, home || env["HOME"], puppet_ssldir)
     end
 
     # Whether these are the daemon's (root's) paths.
@@ -59,13 +60,32 @@ module ChoriaNats
 
     def choose_dir(override, home, puppet_ssldir)
       return [override, "plugin.choria.ssldir"] if override && !override.empty?
-      return [File.join(home, ".puppetlabs", "etc", "puppet", "ssl"), "the user's Puppet SSL dir"] unless root?
+      return [File.join(user_home(home), ".puppetlabs/etc/puppet/ssl"), "the user's Puppet SSL dir"] unless root?
       return [AIO_SSLDIR, "the Puppet AIO SSL dir"] if File.directory?(AIO_SSLDIR)
 
       asked = puppet_ssldir&.call
       return [asked, "`puppet config print ssldir`"] if asked && !asked.empty?
 
       [AIO_SSLDIR, "the Puppet AIO SSL dir (no Puppet installed to ask)"]
+    end
+
+    # Only HOME: Dir.home without it asks getlogin(), which names whoever logged in, not
+    # necessarily this user (sudo, setpriv).
+    def user_home(home)
+      return home if home && !home.empty?
+
+      raise ConfigurationError, "HOME is not set, and a user's SSL dir is under it (~/.puppetlabs/etc/puppet/ssl): " \
+                                "set HOME to your home directory, or set plugin.choria.ssldir"
+    end
+
+    def user_name(uid, env)
+      name = env["USER"]
+      return name if name && !name.empty?
+
+      Etc.getpwuid(uid).name
+    rescue ArgumentError
+      raise ConfigurationError, "No user name for uid #{uid} (USER is unset and the passwd database has no entry): " \
+                                "set USER, or MCOLLECTIVE_CERTNAME to the certname to use"
     end
 
     # Puppet's own ssldir (Debian's puppet: /var/lib/puppet/ssl), or nil.

@@ -13,10 +13,12 @@ RSpec.describe "THIRD-PARTY-LICENSES" do
     expect(status).to be_success, errors
     linked = tree.scan(/^(\S+) v(\S+)/).map { |name, version| "#{name} #{version}" }.uniq
     linked -= linked.grep(/\Achoria_nats /)
-    listed = File.read(File.join(root, "THIRD-PARTY-LICENSES")).scan(/^  (\S+) (\d\S*)$/)
-                 .map { |name, version| "#{name} #{version}" }.uniq
+    # UTF-8 whatever the locale: the license texts are not all ASCII.
+    listed = File.read(File.join(root, "THIRD-PARTY-LICENSES"), encoding: Encoding::UTF_8)
+                 .scan(/^  (\S+) (\d\S*)$/).map { |name, version| "#{name} #{version}" }.uniq
     expect(linked.size).to be > 100
     expect(listed.sort).to eq(linked.sort), "THIRD-PARTY-LICENSES is out of date with Cargo.lock: run rake licenses"
-    expect(File.read(File.join(root, "LICENSE"))).to include("Apache License", "Version 2.0, January 2004")
+    expect(File.read(File.join(root, "LICENSE"), encoding: Encoding::UTF_8))
+      .to include("Apache License", "Version 2.0, January 2004")
   end
 end

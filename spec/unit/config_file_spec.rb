@@ -43,6 +43,51 @@ RSpec.describe ChoriaNats::ConfigFile do
       .to raise_error(ChoriaNats::ConfigurationError, /\ACannot read the MCollective config #{Regexp.escape(missing)}/)
   end
 
+  describe "text that is not ASCII" do
+    def us_ascii(&block)
+      ChoriaNats::TestSupport::ExternalEncoding.with(Encoding::US_ASCII, &block)
+    end
+
+    it "reads UTF-8 whatever the locale, and says on which line MCollective would fail without LANG" do
+      path = write("server.cfg", "identity = n1\n# Konfiguration f\u00fcr Knoten\nplugin.choria.note = gr\u00fcn\n")
+      config = us_ascii { described_class.new(path) }
+      expect(config.pluginconf).to eq("choria.note" => "gr\u00fcn")
+      expect(config.pluginconf["choria.note"].encoding).to eq(Encoding::UTF_8)
+      expect(config.locale_problem).to eq("MCollective cannot read #{path} here: line 2 is not US-ASCII, the " \
+                                          "encoding this locale gives Ruby for files: make that line ASCII, or " \
+                                          "run mco and mcollectived with LANG=C.UTF-8")
+      expect(ChoriaNats::TestSupport::ExternalEncoding.with(Encoding::UTF_8) { described_class.new(path) }
+               .locale_problem).to be_nil
+    end
+
+    it "names a plugin.d file MCollective would fail on" do
+      FileUtils.mkdir_p(File.join(@dir, "plugin.d"))
+      File.write(File.join(@dir, "plugin.d", "choria.cfg"), "# \u00e9t\u00e9\nsrv_domain = example.org\n")
+      config = us_ascii { described_class.new(write("server.cfg", "identity = n1\n")) }
+      expect(config.pluginconf).to eq("choria.srv_domain" => "example.org")
+      expect(config.locale_problem).to start_with("MCollective cannot read #{@dir}/plugin.d/choria.cfg here: line 1 ")
+    end
+
+    it "says which file and line are not UTF-8, in one line" do
+      path = write("server.cfg", "identity = n1\n\n# Konfiguration f\xFCr Knoten\n".b)
+      [Encoding::US_ASCII, Encoding::UTF_8].each do |encoding|
+        expect { ChoriaNats::TestSupport::ExternalEncoding.with(encoding) { described_class.new(path) } }
+          .to raise_error(ChoriaNats::ConfigurationError,
+                          "The MCollective config #{path} is not UTF-8 text: line 3 has the byte 0xFC: save the " \
+                          "file as UTF-8")
+      end
+    end
+  end
+
+  it "leaves ~/.mcollective out without HOME, as mco does" do
+    client = write("client.cfg", "identity = me\n")
+    expect(described_class.default_path(uid: 1000, env: {}, client_files: [client])).to eq(client)
+    nowhere = File.join(@dir, "nowhere.cfg")
+    expect { described_class.default_path(uid: 1000, env: { "HOME" => "" }, client_files: [nowhere]) }
+      .to raise_error(ChoriaNats::ConfigurationError, "No MCollective config found (looked for #{nowhere}): pass " \
+                                                      "--config FILE (server.cfg or client.cfg)")
+  end
+
   it "finds ~/.mcollective for a user, client.cfg for root, and says where it looked when there is none" do
     write(".mcollective", "identity = me\n")
     expect(described_class.default_path(uid: 1000, home: @dir)).to eq(File.join(@dir, ".mcollective"))

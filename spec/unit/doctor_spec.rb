@@ -23,7 +23,7 @@ RSpec.describe ChoriaNats::Doctor do
     end
   end
 
-  def doctor(pluginconf, records: {})
+  def doctor(pluginconf, records: {}, config_problem: nil)
     out = StringIO.new
     brokers = ChoriaNats::BrokerList.new(
       middleware_hosts: pluginconf["choria.middleware_hosts"],
@@ -33,7 +33,8 @@ RSpec.describe ChoriaNats::Doctor do
     conf = { "choria.ssldir" => @dir }.merge(pluginconf)
     env = { "MCOLLECTIVE_CERTNAME" => "client.example.net" }
     status = described_class.new(identity: "node1.example.net", pluginconf: conf, out: out, env: env,
-                                 connector: connector, broker_list: brokers).run
+                                 connector: connector, broker_list: brokers, config_file: "/etc/server.cfg",
+                                 config_problem: config_problem).run
     [out.string, status]
   end
 
@@ -51,6 +52,15 @@ RSpec.describe ChoriaNats::Doctor do
       .to eq([[false, false, 2.0]])
     expect(output).to include("  PROBLEM  Cannot resolve the NATS broker nats2.example.net:4223 (srv)")
     expect(output).to include("Result: 2 problems; the first: Cannot resolve the NATS broker nats1.example.net:4222")
+  end
+
+  it "reports a config MCollective cannot read as a problem under the Config line, and goes on" do
+    problem = "MCollective cannot read /etc/server.cfg here: line 2 is not US-ASCII"
+    output, status = doctor({ "choria.use_srv_records" => "false" }, config_problem: problem)
+    expect(status).to eq(1)
+    expect(output).to include("Config     /etc/server.cfg\n  PROBLEM  #{problem}\nIdentity   node1.example.net\n")
+    expect(output).to include("Result: 2 problems; the first: #{problem}\n")
+    expect(dialled.size).to eq(1)
   end
 
   it "says when it falls back to puppet:4222 and why" do

@@ -39,6 +39,14 @@ RSpec.describe ChoriaNats::PluginInstaller do
     expect(installer.plugin_files).to eq(%w[application/fake.rb connector/fake.ddl connector/fake.rb])
   end
 
+  it "carries DDLs in ASCII: MCollective evaluates them in the locale's encoding, US-ASCII without LANG" do
+    ddls = Dir.glob("**/*.ddl", base: ChoriaNats::PLUGIN_DIR)
+    expect(ddls).not_to be_empty
+    ddls.each do |ddl|
+      expect(File.binread(File.join(ChoriaNats::PLUGIN_DIR, ddl))).to match(/\A[\x00-\x7F]*\z/n), "#{ddl} is not ASCII"
+    end
+  end
+
   it "writes a loader for each Ruby file and a marked copy of each DDL, creating the folders" do
     result = installer.install
 
@@ -253,6 +261,18 @@ RSpec.describe ChoriaNats::PluginInstaller do
         .to raise_error(ChoriaNats::ConfigurationError, /#{server} names no libdir; cannot read #{unreadable}/)
       expect { described_class.default_libdir(config_files: [unreadable]) }
         .to raise_error(ChoriaNats::ConfigurationError, /cannot read #{unreadable} \(run as root\?\)/)
+    end
+
+    it "reads a config with UTF-8 comments without LANG, and names the line that is not UTF-8" do
+      server = config("server.cfg", "# Konfiguration f\u00fcr Knoten\nlibdir = /opt/plugins\n")
+      latin1 = config("client.cfg", "libdir = /opt/plugins\n# f\xFCr Knoten\n".b)
+
+      ChoriaNats::TestSupport::ExternalEncoding.with(Encoding::US_ASCII) do
+        expect(described_class.default_libdir(config_files: [server])).to eq(["/opt/plugins", server])
+        expect { described_class.default_libdir(config_files: [latin1]) }
+          .to raise_error(ChoriaNats::ConfigurationError,
+                          /\AThe MCollective config #{latin1} is not UTF-8 text: line 2 /)
+      end
     end
 
     it "refuses a relative libdir, as MCollective does" do

@@ -39,6 +39,28 @@ RSpec.describe ChoriaNats::SSLPaths do
     expect(paths.reason).to eq("plugin.choria.ssldir")
   end
 
+  it "tells a user without HOME what to set, in one line" do
+    expect { described_class.new(identity: "n", uid: 1000, user: "rip", env: {}, puppet_ssldir: no_puppet) }
+      .to raise_error(ChoriaNats::ConfigurationError,
+                      "HOME is not set, and a user's SSL dir is under it (~/.puppetlabs/etc/puppet/ssl): set HOME " \
+                      "to your home directory, or set plugin.choria.ssldir")
+    paths = described_class.new(identity: "n", ssldir: "/srv/ssl", uid: 1000, user: "rip", env: { "HOME" => "" },
+                                puppet_ssldir: no_puppet)
+    expect(paths.cert_file).to eq("/srv/ssl/certs/rip.mcollective.pem")
+  end
+
+  it "needs neither HOME nor USER for root" do
+    allow(Dir).to receive(:home).and_raise(ArgumentError, "couldn't find HOME environment")
+    allow(Etc).to receive(:getpwuid).and_raise(ArgumentError, "can't find user for 0")
+    paths = described_class.new(identity: "node1.example.net", uid: 0, env: {}, puppet_ssldir: no_puppet)
+    expect(paths.certname).to eq("node1.example.net")
+  end
+
+  it "says what to set for a uid with no user name" do
+    expect { described_class.new(identity: "n", uid: 4_000_000, env: { "HOME" => "/h" }, puppet_ssldir: no_puppet) }
+      .to raise_error(ChoriaNats::ConfigurationError, /\ANo user name for uid 4000000 .*: set USER, or /)
+  end
+
   it "finds the user name from the uid when USER is unset" do
     paths = described_class.new(identity: "n", uid: Process.uid.zero? ? 1 : Process.uid, env: {}, home: "/h",
                                 puppet_ssldir: no_puppet)
