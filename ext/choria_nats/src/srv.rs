@@ -9,7 +9,7 @@ use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, R
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::proto::rr::{Name, RData, Record};
 use hickory_resolver::Resolver;
 use magnus::{function, scan_args::scan_args, Error, RModule, Ruby, Value};
 use rand::seq::SliceRandom;
@@ -120,6 +120,7 @@ pub async fn resolve(
 }
 
 /// Parses an SRV name as fully qualified, so that no search domain is appended.
+/// A name whose last dot is escaped (`example.net\`) is not, and is refused.
 fn parse_name(name: &str) -> Result<Name, Failure> {
     let fqdn = if name.ends_with('.') {
         name.to_string()
@@ -127,7 +128,7 @@ fn parse_name(name: &str) -> Result<Name, Failure> {
         format!("{name}.")
     };
     match Name::from_str(&fqdn) {
-        Ok(parsed) if !name.trim().is_empty() => Ok(parsed),
+        Ok(parsed) if parsed.is_fqdn() && !name.trim().is_empty() => Ok(parsed),
         _ => Err(Failure::config(format!(
             "invalid DNS SRV name {name:?}: write a name such as _mcollective-server._tcp.example.net"
         ))),
@@ -174,6 +175,23 @@ fn resolver_config(
     Ok((config, opts, servers))
 }
 
+/// The SRV records among `answers`; a target of `.` says that the service is
+/// not offered under that name (RFC 2782), so it names no broker.
+pub fn srv_records(answers: &[Record]) -> Vec<SrvRecord> {
+    answers
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::SRV(srv) if !srv.target.is_root() => Some(SrvRecord {
+                host: srv.target.to_ascii().trim_end_matches('.').to_string(),
+                port: srv.port,
+                priority: srv.priority,
+                weight: srv.weight,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What the server said about one name.
 enum Answer {
     Records(Vec<SrvRecord>),
@@ -188,19 +206,7 @@ fn classify(
 ) -> Result<Answer, NetError> {
     match result {
         Ok(lookup) => {
-            let records: Vec<SrvRecord> = lookup
-                .answers()
-                .iter()
-                .filter_map(|record| match &record.data {
-                    RData::SRV(srv) if !srv.target.is_root() => Some(SrvRecord {
-                        host: srv.target.to_ascii().trim_end_matches('.').to_string(),
-                        port: srv.port,
-                        priority: srv.priority,
-                        weight: srv.weight,
-                    }),
-                    _ => None,
-                })
-                .collect();
+            let records = srv_records(lookup.answers());
             Ok(if records.is_empty() {
                 Answer::None
             } else {
@@ -464,6 +470,47 @@ mod tests {
     }
 
     #[test]
+    fn srv_answers_give_their_targets_without_the_root_dot() {
+        use hickory_resolver::proto::rr::rdata::{A, SRV};
+        let owner = parse_name("_mcollective-server._tcp.example.net").unwrap();
+        let srv = |priority, weight, port, target: &str| {
+            Record::from_rdata(
+                owner.clone(),
+                60,
+                RData::SRV(SRV::new(
+                    priority,
+                    weight,
+                    port,
+                    Name::from_str(target).unwrap(),
+                )),
+            )
+        };
+        let answers = vec![
+            srv(10, 5, 4222, "nats1.example.net."),
+            Record::from_rdata(owner.clone(), 60, RData::A(A::new(127, 0, 0, 1))),
+            srv(0, 0, 4222, "."),
+            srv(20, 0, 4223, "nats2.example.net"),
+        ];
+        assert_eq!(
+            srv_records(&answers),
+            vec![
+                SrvRecord {
+                    host: "nats1.example.net".to_string(),
+                    port: 4222,
+                    priority: 10,
+                    weight: 5,
+                },
+                SrvRecord {
+                    host: "nats2.example.net".to_string(),
+                    port: 4223,
+                    priority: 20,
+                    weight: 0,
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn names_are_made_fully_qualified() {
         let name = parse_name("_mcollective-server._tcp.example.net").unwrap();
         assert!(name.is_fqdn());
@@ -473,5 +520,12 @@ mod tests {
             .is_fqdn());
         assert_eq!(parse_name("").unwrap_err().kind, Kind::Configuration);
         assert_eq!(parse_name("a..b").unwrap_err().kind, Kind::Configuration);
+        for escaped_dot in ["_mcollective-server._tcp.example.net\\", "_x\\."] {
+            assert_eq!(
+                parse_name(escaped_dot).unwrap_err().kind,
+                Kind::Configuration,
+                "{escaped_dot}"
+            );
+        }
     }
 }
