@@ -90,6 +90,19 @@ pub fn parse_address(spec: &str) -> Result<(ServerAddr, String), Failure> {
     if host.is_empty() {
         return Err(bad("the host is empty"));
     }
+    // Only what a URL's host holds as it is: `?`, `#` or `\` would end it
+    // early, and the label would name another server than the one dialled.
+    let valid = if host.contains(':') {
+        host.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        host.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    if !valid {
+        return Err(bad(
+            "the host is not a DNS name (letters, digits, '.', '-', '_') or an IP address",
+        ));
+    }
     let port = match port {
         None => DEFAULT_PORT,
         Some(p) => match p.parse::<u16>() {
