@@ -51,7 +51,8 @@ RSpec.describe "MCollective::Connector::Nats under faults and hostile input (in-
 
     it "skips #{bad_shapes.size} x 1,000 bad messages with rate-limited warnings and returns the valid one",
        bounded: 180 do
-      connector = connector_for(@brokers[:good])
+      # The flood is about 80 MB and is all queued before the first receive: room for all of it.
+      connector = connector_for(@brokers[:good], "plugin.choria.network.receive_buffer_bytes" => (256 << 20).to_s)
       begin
         connector.subscribe("rpcutil", :broadcast, "mcollective")
         connector.connection.flush
@@ -72,6 +73,7 @@ RSpec.describe "MCollective::Connector::Nats under faults and hostile input (in-
         expect(message.headers).to eq("mc_sender" => "sender.example.net")
         expect(connector).to be_connected
         expect(connector.stats["in_msgs"]).to eq((bad_shapes.size * 1000) + 1)
+        expect(connector.stats["dropped"]).to eq(0)
         # One warning a second at most, the first at once.
         expect(warnings.size).to be_between(1, seconds.ceil + 1)
         expect(warnings.first)
