@@ -52,7 +52,7 @@ module ChoriaNats
       found(:default, [self.class::DEFAULT_BROKER])
     end
 
-    # The SRV names to look up again while connecting fails (SPEC §7); [] when the
+    # The SRV names to look up again while connecting fails; [] when the
     # brokers are configured, SRV is off, or there is no domain. Call after #servers.
     def srv_names
       return [] if @source == :config || !@use_srv || @domain.nil?

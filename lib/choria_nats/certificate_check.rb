@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 module ChoriaNats
-  # The pre-flight checks of the CA, certificate and key files (SPEC §3), made
+  # The pre-flight checks of the CA, certificate and key files, made
   # in Rust by `ChoriaNats.check_certificates`: each file exists and can be
   # read, the certificate chains to the CA (intermediates may follow it in its
   # file), it is for the certname, the key belongs to it, and it is valid now.

@@ -4,7 +4,7 @@ require "etc"
 require_relative "../choria_nats"
 
 module ChoriaNats
-  # Why a node can or cannot talk to its brokers (SPEC §8), for
+  # Why a node can or cannot talk to its brokers, for
   # `choria-nats doctor` and `mco choria show_config`: the certname and SSL dir
   # in use, each pre-flight check of the certificate files, the broker list and
   # where it came from, and a real TLS connection to each broker, one at a time.

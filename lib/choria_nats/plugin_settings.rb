@@ -2,7 +2,7 @@
 
 module ChoriaNats
   # The connector's settings from MCollective's `plugin.*` configuration, with
-  # SPEC §5's defaults and environment fall-backs. Works on a plain Hash.
+  # the reference connector's defaults and environment fall-backs. Works on a plain Hash.
   class PluginSettings
     # Longest accepted plugin.choria.network.connect_timeout, in seconds.
     MAX_CONNECT_TIMEOUT = 120

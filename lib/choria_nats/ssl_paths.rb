@@ -5,7 +5,7 @@ require "open3"
 require_relative "errors"
 
 module ChoriaNats
-  # Where the certificate, key and CA are, following Puppet's layout (SPEC §3):
+  # Where the certificate, key and CA are, following Puppet's layout:
   # root (the daemon) uses Puppet's SSL dir and the identity as certname; anyone
   # else `~/.puppetlabs/etc/puppet/ssl` and `<user>.mcollective`.
   class SSLPaths

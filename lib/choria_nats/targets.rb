@@ -3,7 +3,7 @@
 require "digest/md5"
 
 module ChoriaNats
-  # NATS subjects for MCollective's target types (SPEC §2).
+  # NATS subjects for MCollective's target types.
   module Targets
     # The target types MCollective asks for.
     TYPES = %i[directed broadcast reply request direct_request].freeze

@@ -52,7 +52,7 @@ pub struct Report {
     pub leaf: Option<x509::Certificate>,
     /// Subjects from the certificate up to the CA, as far as the files show.
     pub chain: Vec<String>,
-    /// `RSA`, `ECDSA` or `ED25519`.
+    /// `RSA`, `EC` or `Ed25519`.
     pub key_type: Option<String>,
 }
 

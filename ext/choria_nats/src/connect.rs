@@ -91,7 +91,7 @@ fn summarize(failures: &[(String, Failure)], gave_up: &str) -> Failure {
 /// How long looking SRV records up again may take.
 const SRV_REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Looks the SRV records up again after a failed round (SPEC §7: DNS may
+/// Looks the SRV records up again after a failed round (DNS may
 /// not have been ready, or the brokers moved); new servers join the pool.
 async fn refresh_srv(settings: &Settings, link: &Arc<Link>) {
     if settings.srv_names.is_empty() {

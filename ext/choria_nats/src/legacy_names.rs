@@ -1,4 +1,4 @@
-//! `plugin.security.support_legacy_certificates` (SPEC §5): brokers whose
+//! `plugin.security.support_legacy_certificates`: brokers whose
 //! certificate predates subjectAltName, as old Puppet CAs issued them, are
 //! accepted when the certificate's common name is the host dialled.
 //!

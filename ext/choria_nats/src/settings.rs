@@ -42,7 +42,7 @@ pub struct Settings {
     /// How long a publish may wait for room in the outgoing buffer.
     pub publish_timeout: Duration,
     /// SRV names looked up again after each failed round of the first
-    /// connect (SPEC §7), and the DNS server to ask (the system's when none).
+    /// connect, and the DNS server to ask (the system's when none).
     pub srv_names: Vec<hickory_resolver::proto::rr::Name>,
     pub srv_nameserver: Option<std::net::SocketAddr>,
     /// Accept a broker certificate without subjectAltName whose common name
@@ -59,7 +59,7 @@ pub const DEFAULT_RECEIVE_BUFFER_BYTES: usize = 64 * 1024 * 1024;
 /// Bytes of large outgoing messages not yet sent, by default.
 pub const DEFAULT_OUTGOING_BUFFER_BYTES: usize = 64 * 1024 * 1024;
 
-/// The longest connect timeout accepted, as SPEC §5 says.
+/// The longest connect timeout accepted.
 const MAX_CONNECT_TIMEOUT: f64 = 120.0;
 
 fn get<T: TryConvert>(ruby: &Ruby, hash: RHash, key: &str) -> Result<Option<T>, Failure> {
