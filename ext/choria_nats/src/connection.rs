@@ -272,7 +272,10 @@ impl Connection {
         // would touch its block's reference count once more per message.
         // SAFETY: read and copied at once, with the GVL held.
         let subject_name = || unsafe { subject.to_string_lossy() }.into_owned();
-        let deadline = Instant::now() + rb_self.settings.publish_timeout;
+        // Read the clock only when a wait needs it: most publishes never wait.
+        let timeout = rb_self.settings.publish_timeout;
+        let started = std::cell::OnceCell::new();
+        let deadline = || *started.get_or_init(|| Instant::now() + timeout);
         let bound = rb_self.settings.outgoing_buffer_bytes;
         if !live.outgoing.has_room(payload.len(), bound) {
             let room = live.outgoing.room(payload.len(), bound);
@@ -280,7 +283,7 @@ impl Connection {
                 ruby,
                 rb_self,
                 &live,
-                deadline,
+                deadline(),
                 room,
                 || {
                     format!(
@@ -297,7 +300,7 @@ impl Connection {
                 ruby,
                 rb_self,
                 &live,
-                deadline,
+                deadline(),
                 usable,
                 || {
                     "the NATS connection is being rebuilt after its connection task ended"
@@ -330,7 +333,7 @@ impl Connection {
         let result = match sending.as_mut().now_or_never() {
             Some(result) => result,
             None => {
-                match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, sending)? {
+                match Self::wait(ruby, rb_self, &live.runtime, Some(deadline()), NO_SPIN, sending)? {
                     Waited::Done(result) => result,
                     Waited::TimedOut => {
                         return Err(Failure::timeout(format!(
