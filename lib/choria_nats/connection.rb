@@ -33,8 +33,8 @@ module ChoriaNats
     # retry_initial_connect:: false: one round over the servers; true: for ever;
     #   a number: keep trying that many seconds
     # receive_capacity:: messages waiting for #receive before drops (250,000)
-    # receive_buffer_bytes:: bytes of messages waiting for #receive before drops (64 MiB)
-    # outgoing_buffer_bytes:: bytes of large messages not yet sent before #publish waits (64 MiB)
+    # receive_buffer_bytes:: bytes of messages waiting for #receive before drops (default: settings.rs)
+    # outgoing_buffer_bytes:: bytes of large messages not yet sent before #publish waits (default: settings.rs)
     # publish_timeout:: seconds a publish waits for buffer room, and a subscribe for the broker (5)
     # srv_names, srv_nameserver:: SRV names to look up again after each failed round
     #   of the first connect, and the DNS server (`IP:PORT`, default the system's)

@@ -16,8 +16,8 @@
 //! Copies that get an allocation of their own are counted while they live,
 //! that is until async-nats has written them: the bytes waiting to be sent
 //! are bounded by that count, since a broker that stops reading would
-//! otherwise leave its client's buffer of 2,048 messages to grow to 2,048
-//! times the largest payload. Small copies need no count: that many of them
+//! otherwise leave its client's buffer of `OUTGOING_BUFFER` messages to grow
+//! to that many times the largest payload. Small copies need no count: that many of them
 //! fill at most `OUTGOING_BUFFER * LARGEST_SHARED` bytes of blocks.
 
 use bytes::{Bytes, BytesMut};
