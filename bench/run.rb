@@ -2,7 +2,7 @@
 
 # `rake bench`: the gem against a bare async-nats client (bench/nats-bare) with
 # the same verified-TLS setup, on one loopback TLS nats-server, every scenario
-# for every contender interleaved in each round. See README.md, "Performance".
+# for every contender interleaved in each round. See docs/performance.md.
 #
 #   rake bench                       # or: ruby bench/run.rb
 #   BENCH_ROUNDS=5 BENCH_SCENARIOS=publish,receive ruby bench/run.rb

@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 
-# `rake sim`: the fleet simulation of sim/run.rb (see the README's Sizing):
+# `rake sim`: the fleet simulation of sim/run.rb (docs/performance.md, Reconnect storms):
 # 1,000, 5,000 and 10,000 simulated nodes through a broker restart, with the
 # gem's reconnect policy and with async-nats' default, then a reply fan-out.
 # Options go through SIM_ARGS, for example SIM_ARGS="--nodes 1000 --no-fanout".

@@ -3,7 +3,7 @@
 
 # The fleet simulation: N nodes reconnecting after a broker restart, with
 # the gem's reconnect policy and with async-nats' default, then a reply
-# fan-out to a real MCollective connector. See the README's "Sizing".
+# fan-out to a real MCollective connector. See docs/performance.md, "Reconnect storms".
 #
 #   ruby sim/run.rb                      # N = 1,000, 5,000, 10,000; both policies; fan-out at 10,000
 #   ruby sim/run.rb --nodes 1000 --policies choria --no-fanout

@@ -8,7 +8,7 @@ module ChoriaNats
     # Envelope.payload's unpack), as MCollective alone does it (JSON.parse,
     # and SSL.base64_decode inside Message.new), and in Rust alone (serde_json
     # into owned values and the base64 crate, in nats-bare). These figures
-    # decided what moved into the extension: see README.md, "Performance".
+    # decided what moved into the extension: see docs/performance.md, "What bounds each figure".
     class Decode < Scenario
       # Decodes per contender and round (cycling through the bodies).
       ITERATIONS = 20_000

@@ -26,7 +26,7 @@ module ChoriaNats
     # The SRV lookup failure (a ChoriaNats::ConnectionError), or nil.
     attr_reader :srv_error
 
-    # Keywords as in the README; resolver and domain_lookup are injectable for specs.
+    # Keywords as the settings in docs/configuration.md; resolver and domain_lookup are injectable for specs.
     def initialize(middleware_hosts: nil, srv_domain: nil, use_srv: true, nameserver: nil,
                    domain_lookup: -> { BrokerList.facter_domain }, resolver: ChoriaNats.method(:srv_lookup))
       @middleware_hosts = middleware_hosts

@@ -108,7 +108,7 @@ module ChoriaNats
     end
 
     # plugin.choria.network.reconnect_spread: seconds over which the nodes of a broker spread their
-    # return after their links dropped, and their retry period while it refuses them (README: Sizing).
+    # return after their links dropped, and their retry period while it refuses them (docs/operations.md, Sizing).
     def reconnect_spread
       reconnect_seconds("reconnect_spread")
     end

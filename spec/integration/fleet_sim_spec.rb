@@ -3,7 +3,7 @@
 require "spec_helper"
 require_relative "../../sim/fleet_sim"
 
-# The small version of `ruby sim/run.rb` (see the README's Sizing): 200
+# The small version of `ruby sim/run.rb` (docs/performance.md, Reconnect storms): 200
 # simulated nodes, each with its own TLS connection made by the gem's own
 # connect code and reconnect policy, through a broker restart.
 RSpec.describe "A simulated fleet of 200 nodes whose broker restarts" do

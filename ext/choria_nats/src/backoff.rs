@@ -9,7 +9,7 @@
 //! retried, and fail again. `sim/run.rb` measured ~2.2 ms of broker CPU per
 //! node back (TLS 1.3, RSA 2048, client certificates), and 10,000 nodes with
 //! async-nats' own back-off cost the broker 2.1 to 3.1 handshakes each (see
-//! the README's Sizing).
+//! docs/performance.md, Reconnect storms).
 //!
 //! The wait depends on how the last attempt failed, and how many of that kind
 //! failed in a row:

@@ -155,7 +155,7 @@ impl Link {
 
     /// Logs, once each, the cluster members a broker announced in its INFO,
     /// none of which is dialled: that INFO arrives before TLS starts, so
-    /// anyone on the path can write it (see docs/threat-model.md). A member
+    /// anyone on the path can write it (see docs/security.md). A member
     /// whose scheme is not NATS over TLS is a warning: nothing legitimate
     /// announces one to a TLS client.
     pub fn note_announced(&self, info: &ServerInfo) {

@@ -6,7 +6,7 @@ module MCollective
   module Connector
     # The NATS connector: `connector = nats`. A thin adapter between
     # MCollective's messages and ChoriaNats::Connection, which speaks only
-    # verified TLS. See the gem's README for its settings.
+    # verified TLS. Its settings are in the gem's docs/configuration.md.
     class Nats < Base
       # @return [ChoriaNats::Connection, nil] the connection, once connected
       attr_reader :connection
