@@ -2,7 +2,7 @@
 
 require "spec_helper"
 
-RSpec.describe "The documentation's links" do
+RSpec.describe "The documentation" do
   root = File.expand_path("../..", __dir__)
   documents = %w[README.md CONTRIBUTING.md CHANGELOG.md].map { |name| File.join(root, name) } +
               Dir[File.join(root, "docs", "*.md")].sort
@@ -31,9 +31,22 @@ RSpec.describe "The documentation's links" do
     expect(linked - files).to eq([])
   end
 
+  it "names only source files that exist" do
+    sources = Dir.chdir(root) { Dir.glob("{lib,ext,spec,bench,sim,rakelib,bin,exe}/**/*.{rs,rb}") }
+    named = documents.flat_map do |path|
+      names = File.read(path, encoding: "UTF-8").scan(%r{`([\w./-]+\.(?:rs|rb))`}).flatten
+      names.map { |name| [File.basename(path), name] }
+    end
+    missing = named.reject do |_, name|
+      sources.any? { |source| source == name || source.end_with?("/#{name}") }
+    end
+    expect(missing).to eq([])
+  end
+
   it "leads from code comments only to documents that exist" do
-    sources = Dir[File.join(root, "{lib,exe,bin,rakelib,bench,sim,spec,ext/choria_nats/src}", "**", "*")]
-              .select { |path| File.file?(path) && !path.end_with?(".so", ".svg", ".raw") }
+    kinds = [".rb", ".rs", ".rake", ".toml", ""]
+    found = Dir[File.join(root, "{lib,exe,bin,rakelib,bench,sim,spec,ext}", "**", "*")].grep_v(%r{/target/})
+    sources = found.select { |path| File.file?(path) && kinds.include?(File.extname(path)) }
     mentions = sources.flat_map do |path|
       docs = File.read(path, encoding: "BINARY").scan(%r{\bdocs/[\w-]+\.md\b})
       docs.map { |doc| [path.delete_prefix("#{root}/"), doc] }
