@@ -89,7 +89,7 @@ fn role_name(role: Role) -> &'static str {
 
 /// One row as a frozen hash with symbol keys: `name`, `type`, `unit`,
 /// `default` (a value, or nil), `default_text` (how a default worked out
-/// elsewhere is found, or nil), `limits` (what a value must be, or nil),
+/// elsewhere is found, or nil), `limits` (what a value must be, or nil when the gem does not check it),
 /// `key`, `env`, `role` (`:required`, `:option`, `:plugin` or
 /// `:mcollective`) and `description`.
 fn row(ruby: &Ruby, setting: &Setting) -> Result<RHash, Error> {
@@ -110,10 +110,7 @@ fn row(ruby: &Ruby, setting: &Setting) -> Result<RHash, Error> {
         _ => None,
     };
     hash.aset(ruby.to_symbol("default_text"), text(described))?;
-    hash.aset(
-        ruby.to_symbol("limits"),
-        text(setting.requirement().as_deref()),
-    )?;
+    hash.aset(ruby.to_symbol("limits"), text(setting.limits().as_deref()))?;
     hash.aset(ruby.to_symbol("key"), text(setting.key))?;
     hash.aset(ruby.to_symbol("env"), text(setting.env))?;
     hash.aset(

@@ -455,6 +455,15 @@ impl Setting {
         }
     }
 
+    /// The limits the documentation shows: what a value must be, for the
+    /// settings this gem checks (a flag's type says it all).
+    pub fn limits(&self) -> Option<String> {
+        match (self.role, self.kind) {
+            (Role::MCollective, _) | (_, Type::Flag) => None,
+            _ => self.requirement(),
+        }
+    }
+
     fn refusal(&self, from_config: bool, shown: impl fmt::Display) -> Failure {
         Failure::config(format!(
             "{} must be {}, not {shown}",
