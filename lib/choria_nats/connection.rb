@@ -46,7 +46,7 @@ module ChoriaNats
     # Options besides the required ones, from the settings table.
     OPTIONAL = ChoriaNats::SETTINGS.select { |row| row[:role] == :option }.map { |row| row[:name].to_sym }.freeze
     # Options given in seconds, from the settings table.
-    SECONDS = ChoriaNats::SETTINGS.select { |row| %i[required option].include?(row[:role]) && row[:type] == "seconds" }
+    SECONDS = ChoriaNats::SETTINGS.select { |row| row[:role] == :option && row[:type] == "seconds" }
                                   .map { |row| row[:name].to_sym }.freeze
 
     # `[[address, source], ...]` from strings or pairs.

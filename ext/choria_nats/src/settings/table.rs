@@ -217,8 +217,9 @@ pub const RECONNECT_MAX_DELAY: Setting = Setting {
     role: Role::Optional,
     description: "the longest wait between two attempts (it caps the spread too)",
 };
-// 10,000 nodes come back at 400 a second: what one broker core's handshakes
-// sustain with room for other load (`rake sim` measures it).
+// 10,000 nodes come back at 400 a second, which a small broker's TLS
+// handshakes keep up with while doing other work: the fleet simulation
+// (`rake sim`) measures it; docs/operations.md says how to size the spread.
 pub const RECONNECT_SPREAD: Setting = Setting {
     name: "reconnect_spread",
     kind: Type::Seconds { max: HOUR },
