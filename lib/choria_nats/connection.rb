@@ -20,26 +20,8 @@ module ChoriaNats
 
     # Makes a connection and connects it.
     #
-    # servers:: `host:port` strings, or `[host_port, source]` pairs
-    # ca_file, cert_file, key_file:: PEM files (the CA is the only trust anchor)
-    # user, password:: NATS credentials, if the broker wants them
-    # name:: the connection name the broker shows (the identity)
-    # connect_timeout:: seconds for TCP, TLS and CONNECT of one attempt (2)
-    # ping_interval:: seconds between pings; two unanswered pings end the link (20)
-    # reconnect_initial_delay, reconnect_max_delay:: the jittered back-off (0.5, 60; see backoff.rs)
-    # reconnect_spread:: seconds over which a fleet spreads its return after its links dropped, and the retry
-    #   period while the broker refuses it (25)
-    # randomize:: shuffle the servers (true)
-    # retry_initial_connect:: false: one round over the servers; true: for ever;
-    #   a number: keep trying that many seconds
-    # receive_capacity:: messages waiting for #receive before drops (250,000)
-    # receive_buffer_bytes:: bytes of messages waiting for #receive before drops (default: settings.rs)
-    # outgoing_buffer_bytes:: bytes of large messages not yet sent before #publish waits (default: settings.rs)
-    # publish_timeout:: seconds a publish waits for buffer room, and a subscribe for the broker (5)
-    # srv_names, srv_nameserver:: SRV names to look up again after each failed round
-    #   of the first connect, and the DNS server (`IP:PORT`, default the system's)
-    # legacy_certificates:: also accept a broker certificate without subjectAltName whose
-    #   common name is the host dialled; the chain is still verified (false)
+    # servers, ca_file, cert_file, key_file:: required; the other options, their units, defaults
+    #   and limits are the settings table's (ChoriaNats::SETTINGS, listed in docs/configuration.md)
     # logger:: `call(level, line)`; level is :debug, :info, :warn or :error
     def self.connect(logger: STDERR_LOGGER, **options)
       connection = new(native_options(**options))
@@ -61,13 +43,11 @@ module ChoriaNats
       options.each_with_object({}) { |(key, value), out| out[key] = numeric?(key) ? Float(value) : value }
     end
 
-    # Options besides the required ones.
-    OPTIONAL = %i[user password name connect_timeout ping_interval reconnect_initial_delay
-                  reconnect_max_delay randomize receive_capacity receive_buffer_bytes outgoing_buffer_bytes
-                  publish_timeout srv_names srv_nameserver reconnect_spread legacy_certificates].freeze
-    # Options given in seconds.
-    SECONDS = %i[connect_timeout ping_interval reconnect_initial_delay reconnect_max_delay
-                 publish_timeout retry_initial_connect reconnect_spread].freeze
+    # Options besides the required ones, from the settings table.
+    OPTIONAL = ChoriaNats::SETTINGS.select { |row| row[:role] == :option }.map { |row| row[:name].to_sym }.freeze
+    # Options given in seconds, from the settings table.
+    SECONDS = ChoriaNats::SETTINGS.select { |row| row[:role] == :option && row[:type] == "seconds" }
+                                  .map { |row| row[:name].to_sym }.freeze
 
     # `[[address, source], ...]` from strings or pairs.
     def self.normalize_servers(servers)

@@ -1,18 +1,17 @@
 # frozen_string_literal: true
 
 module ChoriaNats
-  # The connector's settings from MCollective's `plugin.*` configuration, with
-  # the reference connector's defaults and environment fall-backs. Works on a plain Hash.
+  # The connector's settings from MCollective's `plugin.*` configuration, with their environment
+  # fall-backs. Works on a plain Hash. Keys, fall-backs, defaults and checks come from the native
+  # settings table (ChoriaNats::SETTINGS; docs/configuration.md lists it).
   class PluginSettings
-    # Longest accepted plugin.choria.network.connect_timeout, in seconds.
-    MAX_CONNECT_TIMEOUT = 120
-    # The reconnect back-off's defaults in seconds (see ext/choria_nats/src/backoff.rs).
-    RECONNECT_DEFAULTS = { "reconnect_initial_delay" => 0.5, "reconnect_max_delay" => 60,
-                           "reconnect_spread" => 25 }.freeze
-    # Longest accepted reconnect setting, in seconds.
-    MAX_RECONNECT_DELAY = 3600
+    # The settings table by name.
+    TABLE = ChoriaNats::SETTINGS.to_h { |row| [row[:name], row] }.freeze
+    # The Connection options an MCollective key sets, by name.
+    CONFIGURED_OPTIONS = TABLE.select { |_, row| row[:role] == :option && row[:key] }.keys.freeze
     # Seconds mco keeps trying to reach a broker when its config sets no connection_timeout.
-    CLIENT_CONNECT_DEADLINE = 10
+    CLIENT_CONNECT_DEADLINE = TABLE.fetch("connection_timeout")[:default]
+    private_constant :TABLE, :CONFIGURED_OPTIONS
 
     # pluginconf:: MCollective's `Config#pluginconf` (keys without "plugin.")
     def initialize(pluginconf, env: ENV)
@@ -22,117 +21,105 @@ module ChoriaNats
 
     # plugin.choria.middleware_hosts, or nil.
     def middleware_hosts
-      value("choria.middleware_hosts")
+      configured("middleware_hosts")
     end
 
     # plugin.choria.srv_domain, or nil (then facter's networking.domain).
     def srv_domain
-      value("choria.srv_domain")
+      configured("srv_domain")
     end
 
-    # plugin.choria.use_srv_records (true).
+    # plugin.choria.use_srv_records.
     def use_srv?
-      flag("choria.use_srv_records", true)
+      setting("use_srv_records")
     end
 
     # plugin.choria.srv_nameserver: "IP:PORT" of the DNS server for SRV, or nil for the system's.
     def srv_nameserver
-      value("choria.srv_nameserver")
+      configured("srv_nameserver")
     end
 
-    # plugin.choria.randomize_middleware_hosts (true).
+    # plugin.choria.randomize_middleware_hosts.
     def randomize?
-      flag("choria.randomize_middleware_hosts", true)
+      setting("randomize")
     end
 
-    # plugin.security.support_legacy_certificates (false): accept a broker certificate without
+    # plugin.security.support_legacy_certificates: accept a broker certificate without
     # subjectAltName whose common name is the host dialled; the chain is still verified.
     def legacy_certificates?
-      flag("security.support_legacy_certificates", false)
+      setting("legacy_certificates")
     end
 
     # plugin.choria.ssldir, or nil.
     def ssldir
-      value("choria.ssldir")
+      configured("ssldir")
     end
 
     # plugin.choria.puppetca_host, or nil (then SRV, then puppet).
     def puppetca_host
-      value("choria.puppetca_host")
+      configured("puppetca_host")
     end
 
-    # plugin.choria.puppetca_port as an Integer, or nil (8140).
+    # plugin.choria.puppetca_port as an Integer, or nil (then the table's default).
     def puppetca_port
-      raw = value("choria.puppetca_port")
-      raw && Integer(raw, 10).tap { |port| raise ArgumentError unless (1..65_535).cover?(port) }
-    rescue ArgumentError
-      raise ConfigurationError, "plugin.choria.puppetca_port must be a port number, not #{raw.inspect}"
+      configured("puppetca_port")
     end
 
     # plugin.choria.puppetca_fingerprint as written, or nil: the SHA256 fingerprint the Puppet
     # CA's certificate must have when `mco choria request_cert` downloads it (ChoriaNats::CAPin reads it).
     def puppetca_fingerprint
-      value("choria.puppetca_fingerprint")
+      configured("puppetca_fingerprint")
     end
 
     # plugin.nats.user, else MCOLLECTIVE_NATS_USERNAME, or nil.
     def user
-      value("nats.user") || presence(@env["MCOLLECTIVE_NATS_USERNAME"])
+      configured("user")
     end
 
     # plugin.nats.pass, else MCOLLECTIVE_NATS_PASSWORD, or nil.
     def password
-      value("nats.pass") || presence(@env["MCOLLECTIVE_NATS_PASSWORD"])
+      configured("password")
     end
 
-    # plugin.choria.network.connect_timeout in seconds (2, at most 120).
+    # plugin.choria.network.connect_timeout in seconds.
     def connect_timeout
-      raw = value("choria.network.connect_timeout") || 2
-      seconds = Float(raw)
-      raise ArgumentError unless seconds.positive? && seconds <= MAX_CONNECT_TIMEOUT
-
-      seconds
-    rescue ArgumentError, TypeError
-      raise ConfigurationError, "plugin.choria.network.connect_timeout must be seconds above 0 and at most " \
-                                "#{MAX_CONNECT_TIMEOUT}, not #{raw.inspect}"
+      setting("connect_timeout")
     end
 
     # plugin.choria.network.reconnect_initial_delay: seconds; the first retry after a link drops waits up to this.
     def reconnect_initial_delay
-      reconnect_seconds("reconnect_initial_delay")
+      setting("reconnect_initial_delay")
     end
 
     # plugin.choria.network.reconnect_max_delay: seconds; no wait between attempts is longer.
     def reconnect_max_delay
-      reconnect_seconds("reconnect_max_delay")
+      setting("reconnect_max_delay")
     end
 
     # plugin.choria.network.reconnect_spread: seconds over which the nodes of a broker spread their
-    # return after their links dropped, and their retry period while it refuses them (docs/operations.md, Sizing).
+    # return after their links dropped, and their retry period while it refuses them.
     def reconnect_spread
-      reconnect_seconds("reconnect_spread")
+      setting("reconnect_spread")
     end
 
     # plugin.choria.network.receive_buffer_bytes: bytes of received messages held for MCollective
-    # before new ones are dropped, or nil for the native default (ext/choria_nats/src/settings.rs).
+    # before new ones are dropped, or nil for the native default.
     def receive_buffer_bytes
-      byte_count("receive_buffer_bytes")
+      configured("receive_buffer_bytes")
     end
 
     # plugin.choria.network.outgoing_buffer_bytes: bytes of large messages not yet sent before a
     # publish waits, or nil for the native default.
     def outgoing_buffer_bytes
-      byte_count("outgoing_buffer_bytes")
+      configured("outgoing_buffer_bytes")
     end
 
-    # The ChoriaNats::Connection options these settings give: credentials, timeouts, the
-    # broker name rule, the reconnect back-off and the buffer bounds.
+    # The ChoriaNats::Connection options the MCollective configuration sets: each option of the
+    # settings table that has a key, as this class's method of that name (with `?` for a flag) gives it.
     def connection_options
-      { user: user, password: password, connect_timeout: connect_timeout, randomize: randomize?,
-        srv_nameserver: srv_nameserver, legacy_certificates: legacy_certificates?,
-        reconnect_initial_delay: reconnect_initial_delay, reconnect_max_delay: reconnect_max_delay,
-        reconnect_spread: reconnect_spread, receive_buffer_bytes: receive_buffer_bytes,
-        outgoing_buffer_bytes: outgoing_buffer_bytes }
+      CONFIGURED_OPTIONS.to_h do |name|
+        [name.to_sym, public_send(TABLE.fetch(name)[:type] == "flag" ? "#{name}?" : name)]
+      end
     end
 
     # No password in here.
@@ -142,41 +129,23 @@ module ChoriaNats
 
     private
 
-    def reconnect_seconds(name)
-      raw = value("choria.network.#{name}") || RECONNECT_DEFAULTS.fetch(name)
-      seconds = Float(raw)
-      raise ArgumentError unless seconds.positive? && seconds <= MAX_RECONNECT_DELAY
-
-      seconds
-    rescue ArgumentError, TypeError
-      raise ConfigurationError, "plugin.choria.network.#{name} must be seconds above 0 and at most " \
-                                "#{MAX_RECONNECT_DELAY}, not #{raw.inspect}"
+    # The value the configuration (else the environment variable) gives the setting, checked
+    # natively, or nil when neither sets it.
+    def configured(name)
+      row = TABLE.fetch(name)
+      text = presence(@conf[row[:key].delete_prefix("plugin.")]) || (row[:env] && presence(@env[row[:env]]))
+      text && ChoriaNats.setting_value(name, text)
     end
 
-    def byte_count(name)
-      raw = value("choria.network.#{name}")
-      raw && Integer(raw, 10).tap { |bytes| raise ArgumentError unless bytes.positive? }
-    rescue ArgumentError
-      raise ConfigurationError, "plugin.choria.network.#{name} must be a whole number of bytes above 0, " \
-                                "not #{raw.inspect}"
-    end
-
-    def value(key)
-      presence(@conf[key])
+    # The configured value, or the table's default.
+    def setting(name)
+      value = configured(name)
+      value.nil? ? TABLE.fetch(name)[:default] : value
     end
 
     def presence(text)
       text = text.to_s.strip
       text.empty? ? nil : text
-    end
-
-    def flag(key, default)
-      text = value(key)
-      return default if text.nil?
-      return true if text.match?(/\A(1|y|yes|true|t)\z/i)
-      return false if text.match?(/\A(0|n|no|false|f)\z/i)
-
-      raise ConfigurationError, "plugin.#{key} must be true or false, not #{text.inspect}"
     end
   end
 end

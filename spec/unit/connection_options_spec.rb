@@ -25,6 +25,13 @@ RSpec.describe ChoriaNats::Connection, ".native_options and .new (no broker)" do
       .to raise_error(ChoriaNats::ConfigurationError, "Unknown connection option verify_peer")
   end
 
+  it "takes every option of the settings table and turns those in seconds into Floats" do
+    options = ChoriaNats::SETTINGS.select { |row| row[:role] == :option }.map { |row| row[:name].to_sym }
+    expect(described_class::OPTIONAL).to match_array(options)
+    expect(native(connect_timeout: 3, publish_timeout: 1)).to include(connect_timeout: 3.0, publish_timeout: 1.0)
+    expect(native(receive_capacity: 10)[:receive_capacity]).to eq(10)
+  end
+
   it "refuses a server that is not a string" do
     expect { described_class.native_options(servers: [4222], **files) }
       .to raise_error(ChoriaNats::ConfigurationError, /must be "host:port", not 4222/)
@@ -37,7 +44,8 @@ RSpec.describe ChoriaNats::Connection, ".native_options and .new (no broker)" do
     { connect_timeout: 121 } => /at most 120/,
     { password: "pw" } => /password was given without a user name/,
     { reconnect_initial_delay: 30, reconnect_max_delay: 20 } => /must not be above reconnect_max_delay/,
-    { receive_capacity: 0 } => /receive_capacity must be at least 1/,
+    { receive_capacity: 0 } => /receive_capacity must be a whole number of messages above 0, not 0/,
+    { outgoing_buffer_bytes: 0 } => /outgoing_buffer_bytes must be a whole number of bytes above 0, not 0/,
     { reconnect_spread: -1 } => /reconnect_spread must be a number of seconds above 0 and at most 3600/
   }.each do |bad, message|
     it "refuses #{bad.inspect} with a clear message" do

@@ -7,7 +7,7 @@ RSpec.describe ChoriaNats::PluginSettings do
     described_class.new(conf, env: env)
   end
 
-  it "has SPEC §5's defaults" do
+  it "has the settings table's defaults" do
     s = settings
     expect([s.middleware_hosts, s.srv_domain, s.ssldir, s.user, s.password]).to all(be_nil)
     expect(s.use_srv?).to be(true)
@@ -72,8 +72,29 @@ RSpec.describe ChoriaNats::PluginSettings do
                                             reconnect_spread: 90.0)
     expect { settings("choria.network.reconnect_spread" => "0").reconnect_spread }
       .to raise_error(ChoriaNats::ConfigurationError,
-                      'plugin.choria.network.reconnect_spread must be seconds above 0 and at most 3600, not "0"')
+                      "plugin.choria.network.reconnect_spread must be a number of seconds above 0 and at most 3600, " \
+                      'not "0"')
     expect { settings("choria.network.reconnect_max_delay" => "soon").reconnect_max_delay }
-      .to raise_error(ChoriaNats::ConfigurationError, /reconnect_max_delay must be seconds/)
+      .to raise_error(ChoriaNats::ConfigurationError, /reconnect_max_delay must be a number of seconds/)
+  end
+
+  it "gives every Connection option an MCollective key sets, read from that key" do
+    rows = ChoriaNats::SETTINGS.select { |row| row[:role] == :option && row[:key] }
+    expect(settings.connection_options.keys).to match_array(rows.map { |row| row[:name].to_sym })
+    conf = { "choria.network.connect_timeout" => "7", "choria.randomize_middleware_hosts" => "no",
+             "choria.srv_nameserver" => "127.0.0.1:5353", "nats.user" => "u", "nats.pass" => "p" }
+    expect(settings(conf).connection_options)
+      .to include(connect_timeout: 7.0, randomize: false, srv_nameserver: "127.0.0.1:5353", user: "u", password: "p")
+  end
+
+  it "says what a bad value must be in the native table's one wording" do
+    expect { settings("choria.network.connect_timeout" => "soon").connect_timeout }
+      .to raise_error(ChoriaNats::ConfigurationError,
+                      "plugin.choria.network.connect_timeout must be a number of seconds above 0 and at most 120, " \
+                      'not "soon"')
+  end
+
+  it "gives mco MCollective's connection_timeout default from the table" do
+    expect(described_class::CLIENT_CONNECT_DEADLINE).to eq(10)
   end
 end

@@ -34,6 +34,7 @@
 //! of the fleet. A lone node whose link dropped waits `spread / 2` on
 //! average: the price of never sending a broker its whole fleet at once.
 
+use crate::settings::table::{RECONNECT_INITIAL_DELAY, RECONNECT_MAX_DELAY, RECONNECT_SPREAD};
 use rand::Rng;
 use std::time::Duration;
 
@@ -106,17 +107,12 @@ pub struct Backoff {
     pub spread: Duration,
 }
 
-/// `Backoff::default().initial`, in seconds.
-pub const DEFAULT_INITIAL: f64 = 0.5;
-/// `Backoff::default().max`, in seconds: above twice the spread, so an
-/// overloaded node can wait behind the whole fleet.
-pub const DEFAULT_MAX: f64 = 60.0;
-/// `Backoff::default().spread`, in seconds: 10,000 nodes come back at 400 a
-/// second. `sim/run.rb` on 2 cores shared by the broker and the 10,000
-/// simulated TLS clients sustained ~530 handshakes a second: 25 s kept every
-/// node to one handshake with room for other load; 20 s did not when other
-/// processes took a quarter of the machine (1.58 connections per node).
-pub const DEFAULT_SPREAD: f64 = 25.0;
+/// `Backoff::default().initial`, in seconds (the settings table holds it).
+pub const DEFAULT_INITIAL: f64 = RECONNECT_INITIAL_DELAY.default.seconds();
+/// `Backoff::default().max`, in seconds.
+pub const DEFAULT_MAX: f64 = RECONNECT_MAX_DELAY.default.seconds();
+/// `Backoff::default().spread`, in seconds.
+pub const DEFAULT_SPREAD: f64 = RECONNECT_SPREAD.default.seconds();
 
 impl Default for Backoff {
     fn default() -> Self {

@@ -143,7 +143,7 @@ fn seconds_arg(ruby: &Ruby, args: &[Value], what: &str) -> Result<Option<Duratio
 impl Connection {
     /// `Connection.new(options)`: checks the options; does not connect.
     fn new(ruby: &Ruby, options: RHash) -> Result<Self, Error> {
-        let settings = Settings::from_hash(ruby, options).map_err(raise(ruby))?;
+        let settings = crate::ruby_api::settings::from_hash(ruby, options).map_err(raise(ruby))?;
         let pool = ServerPool::new(&settings.servers, settings.randomize, &mut rand::rng())
             .map_err(raise(ruby))?;
         let link = Link::new(pool, settings.backoff);

@@ -16,6 +16,7 @@ mod log_queue;
 mod outgoing_blocks;
 mod panics;
 mod receive_queue;
+mod ruby_api;
 mod runtime;
 pub mod server_pool;
 pub mod session;
@@ -38,6 +39,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     srv::define(ruby, module)?;
     cert_check::define(ruby, module)?;
     envelope::define(module)?;
+    ruby_api::settings::define(ruby, module)?;
     connection::define(ruby, module)
 }
 

@@ -1,12 +1,14 @@
-//! Connection settings, read from the option hash the Ruby side builds
-//! (`ChoriaNats::Connection.connect` validates names and types first).
+//! The settings of one connection, built from the settings table
+//! (`settings/table.rs`), which holds every default, limit and check.
 
-use crate::backoff::{Backoff, DEFAULT_INITIAL, DEFAULT_MAX, DEFAULT_SPREAD};
+pub mod table;
+
+use crate::backoff::Backoff;
 use crate::errors::Failure;
 use crate::tls::TlsFiles;
-use magnus::{RHash, Ruby, TryConvert};
 use std::path::PathBuf;
 use std::time::Duration;
+use table::{Setting, Value};
 
 /// What the first connection does when no broker answers.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,147 +52,318 @@ pub struct Settings {
     pub legacy_certificates: bool,
 }
 
-/// Messages the receive queue holds by default.
-pub const DEFAULT_RECEIVE_CAPACITY: usize = 250_000;
-/// Bytes the receive queue holds by default: the per-subscription pending
-/// limit nats.go uses, room for a 50,000-reply burst (docs/performance.md).
-pub const DEFAULT_RECEIVE_BUFFER_BYTES: usize = 64 * 1024 * 1024;
-
-/// Bytes of large outgoing messages not yet sent, by default.
-pub const DEFAULT_OUTGOING_BUFFER_BYTES: usize = 64 * 1024 * 1024;
-
-/// The longest connect timeout accepted.
-const MAX_CONNECT_TIMEOUT: f64 = 120.0;
-
-fn get<T: TryConvert>(ruby: &Ruby, hash: RHash, key: &str) -> Result<Option<T>, Failure> {
-    hash.lookup::<_, Option<T>>(ruby.to_symbol(key))
-        .map_err(|e| Failure::config(format!("The option {key} has the wrong type: {e}")))
+/// The options given, each checked against its row of the table, with the
+/// table's default for those not given.
+struct Given<F> {
+    lookup: F,
 }
 
-fn required<T: TryConvert>(ruby: &Ruby, hash: RHash, key: &str) -> Result<T, Failure> {
-    get(ruby, hash, key)?.ok_or_else(|| Failure::config(format!("The option {key} is required")))
-}
-
-fn seconds(
-    ruby: &Ruby,
-    hash: RHash,
-    key: &str,
-    default: f64,
-    max: f64,
-) -> Result<Duration, Failure> {
-    let value = get::<f64>(ruby, hash, key)?.unwrap_or(default);
-    if !value.is_finite() || value <= 0.0 || value > max {
-        return Err(Failure::config(format!(
-            "The option {key} must be a number of seconds above 0 and at most {max}, not {value}"
-        )));
+impl<F> Given<F>
+where
+    F: FnMut(&'static Setting) -> Result<Option<Value>, Failure>,
+{
+    /// The value given, checked, or the default.
+    fn value(&mut self, setting: &'static Setting) -> Result<Option<Value>, Failure> {
+        match (self.lookup)(setting)? {
+            Some(value) => {
+                setting.check(&value)?;
+                Ok(Some(value))
+            }
+            None => Ok(setting.default_value()),
+        }
     }
-    Ok(Duration::from_secs_f64(value))
+
+    fn wrong_type(setting: &Setting, value: &Value) -> Failure {
+        Failure::config(format!(
+            "{} has the wrong type: {value}",
+            setting.label(false)
+        ))
+    }
+
+    fn seconds(&mut self, setting: &'static Setting) -> Result<Duration, Failure> {
+        match self.value(setting)? {
+            Some(Value::Seconds(s)) => Ok(Duration::from_secs_f64(s)),
+            Some(other) => Err(Self::wrong_type(setting, &other)),
+            None => Err(Self::required(setting)),
+        }
+    }
+
+    fn count(&mut self, setting: &'static Setting) -> Result<usize, Failure> {
+        match self.value(setting)? {
+            Some(Value::Count(n)) => usize::try_from(n).map_err(|_| {
+                Failure::config(format!("{} is too large: {n}", setting.label(false)))
+            }),
+            Some(other) => Err(Self::wrong_type(setting, &other)),
+            None => Err(Self::required(setting)),
+        }
+    }
+
+    fn flag(&mut self, setting: &'static Setting) -> Result<bool, Failure> {
+        match self.value(setting)? {
+            Some(Value::Flag(flag)) => Ok(flag),
+            Some(other) => Err(Self::wrong_type(setting, &other)),
+            None => Err(Self::required(setting)),
+        }
+    }
+
+    fn text(&mut self, setting: &'static Setting) -> Result<Option<String>, Failure> {
+        match self.value(setting)? {
+            Some(Value::Text(text)) => Ok(Some(text)),
+            Some(other) => Err(Self::wrong_type(setting, &other)),
+            None => Ok(None),
+        }
+    }
+
+    fn path(&mut self, setting: &'static Setting) -> Result<PathBuf, Failure> {
+        self.text(setting)?
+            .map(PathBuf::from)
+            .ok_or_else(|| Self::required(setting))
+    }
+
+    fn names(&mut self, setting: &'static Setting) -> Result<Vec<String>, Failure> {
+        match self.value(setting)? {
+            Some(Value::Names(names)) => Ok(names),
+            Some(other) => Err(Self::wrong_type(setting, &other)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn servers(&mut self, setting: &'static Setting) -> Result<Vec<(String, String)>, Failure> {
+        match self.value(setting)? {
+            Some(Value::Servers(servers)) => Ok(servers),
+            Some(other) => Err(Self::wrong_type(setting, &other)),
+            None => Err(Self::required(setting)),
+        }
+    }
+
+    fn required(setting: &Setting) -> Failure {
+        Failure::config(format!("The option {} is required", setting.name))
+    }
+
+    /// Seconds to keep trying; infinite for ever; absent for one round.
+    fn initial_retry(&mut self) -> Result<InitialRetry, Failure> {
+        let setting = &table::RETRY_INITIAL_CONNECT;
+        match (self.lookup)(setting)? {
+            None => Ok(InitialRetry::Once),
+            Some(Value::Seconds(s)) if s.is_infinite() && s > 0.0 => Ok(InitialRetry::Forever),
+            Some(value) => {
+                setting.check(&value)?;
+                match value {
+                    Value::Seconds(s) => Ok(InitialRetry::For(Duration::from_secs_f64(s))),
+                    other => Err(Self::wrong_type(setting, &other)),
+                }
+            }
+        }
+    }
 }
 
 impl Settings {
-    pub fn from_hash(ruby: &Ruby, hash: RHash) -> Result<Self, Failure> {
-        let servers: Vec<(String, String)> = required(ruby, hash, "servers")?;
+    /// The settings from `lookup`, which gives the value of each option the
+    /// caller set (of the option's type) and `None` for the others.
+    pub fn from_values(
+        lookup: impl FnMut(&'static Setting) -> Result<Option<Value>, Failure>,
+    ) -> Result<Self, Failure> {
+        let mut given = Given { lookup };
+        let servers = given.servers(&table::SERVERS)?;
         let files = TlsFiles {
-            ca: PathBuf::from(required::<String>(ruby, hash, "ca_file")?),
-            cert: PathBuf::from(required::<String>(ruby, hash, "cert_file")?),
-            key: PathBuf::from(required::<String>(ruby, hash, "key_file")?),
+            ca: given.path(&table::CA_FILE)?,
+            cert: given.path(&table::CERT_FILE)?,
+            key: given.path(&table::KEY_FILE)?,
         };
-        let user: Option<String> = get(ruby, hash, "user")?;
-        let password: Option<String> = get(ruby, hash, "password")?;
+        let user = given.text(&table::USER)?;
+        let password = given.text(&table::PASSWORD)?;
         if password.is_some() && user.is_none() {
             return Err(Failure::config(
                 "A NATS password was given without a user name",
             ));
         }
         let backoff = Backoff {
-            initial: seconds(
-                ruby,
-                hash,
-                "reconnect_initial_delay",
-                DEFAULT_INITIAL,
-                3600.0,
-            )?,
-            max: seconds(ruby, hash, "reconnect_max_delay", DEFAULT_MAX, 3600.0)?,
-            spread: seconds(ruby, hash, "reconnect_spread", DEFAULT_SPREAD, 3600.0)?,
+            initial: given.seconds(&table::RECONNECT_INITIAL_DELAY)?,
+            max: given.seconds(&table::RECONNECT_MAX_DELAY)?,
+            spread: given.seconds(&table::RECONNECT_SPREAD)?,
         };
         if backoff.initial > backoff.max {
             return Err(Failure::config(
                 "The option reconnect_initial_delay must not be above reconnect_max_delay",
             ));
         }
-        // Seconds to keep trying; infinite for ever; absent for one round.
-        let initial_retry = match get::<f64>(ruby, hash, "retry_initial_connect")? {
-            None => InitialRetry::Once,
-            Some(v) if v.is_infinite() && v > 0.0 => InitialRetry::Forever,
-            Some(_) => InitialRetry::For(seconds(ruby, hash, "retry_initial_connect", 1.0, 1e9)?),
-        };
-        let receive_capacity =
-            get::<usize>(ruby, hash, "receive_capacity")?.unwrap_or(DEFAULT_RECEIVE_CAPACITY);
-        if receive_capacity == 0 {
-            return Err(Failure::config(
-                "The option receive_capacity must be at least 1",
-            ));
-        }
-        let receive_buffer_bytes = get::<usize>(ruby, hash, "receive_buffer_bytes")?
-            .unwrap_or(DEFAULT_RECEIVE_BUFFER_BYTES);
-        let outgoing_buffer_bytes = get::<usize>(ruby, hash, "outgoing_buffer_bytes")?
-            .unwrap_or(DEFAULT_OUTGOING_BUFFER_BYTES);
-        for (name, bytes) in [
-            ("receive_buffer_bytes", receive_buffer_bytes),
-            ("outgoing_buffer_bytes", outgoing_buffer_bytes),
-        ] {
-            if bytes == 0 {
-                return Err(Failure::config(format!(
-                    "The option {name} must be at least 1"
-                )));
-            }
-        }
         Ok(Settings {
             servers,
             files,
             user,
             password,
-            name: get(ruby, hash, "name")?,
-            connect_timeout: seconds(ruby, hash, "connect_timeout", 2.0, MAX_CONNECT_TIMEOUT)?,
-            ping_interval: seconds(ruby, hash, "ping_interval", 20.0, 3600.0)?,
+            initial_retry: given.initial_retry()?,
+            receive_capacity: given.count(&table::RECEIVE_CAPACITY)?,
+            receive_buffer_bytes: given.count(&table::RECEIVE_BUFFER_BYTES)?,
+            outgoing_buffer_bytes: given.count(&table::OUTGOING_BUFFER_BYTES)?,
+            name: given.text(&table::NAME)?,
+            connect_timeout: given.seconds(&table::CONNECT_TIMEOUT)?,
+            ping_interval: given.seconds(&table::PING_INTERVAL)?,
             backoff,
-            randomize: get(ruby, hash, "randomize")?.unwrap_or(true),
-            initial_retry,
-            receive_capacity,
-            receive_buffer_bytes,
-            outgoing_buffer_bytes,
-            publish_timeout: seconds(ruby, hash, "publish_timeout", 5.0, 3600.0)?,
-            srv_names: crate::srv::parse_names(
-                &get::<Vec<String>>(ruby, hash, "srv_names")?.unwrap_or_default(),
-            )?,
-            srv_nameserver: get::<String>(ruby, hash, "srv_nameserver")?
+            randomize: given.flag(&table::RANDOMIZE)?,
+            publish_timeout: given.seconds(&table::PUBLISH_TIMEOUT)?,
+            srv_names: crate::srv::parse_names(&given.names(&table::SRV_NAMES)?)?,
+            srv_nameserver: given
+                .text(&table::SRV_NAMESERVER)?
                 .map(|s| crate::srv::parse_nameserver(&s))
                 .transpose()?,
-            legacy_certificates: get(ruby, hash, "legacy_certificates")?.unwrap_or(false),
+            legacy_certificates: given.flag(&table::LEGACY_CERTIFICATES)?,
         })
     }
 
-    /// The settings `from_hash` gives for just these servers and files, for
+    /// The settings `from_values` gives for just these servers and files, for
     /// Rust callers without Ruby (the fleet simulation in `examples/`).
     pub fn new(servers: Vec<(String, String)>, ca: PathBuf, cert: PathBuf, key: PathBuf) -> Self {
-        Settings {
-            servers,
-            files: TlsFiles { ca, cert, key },
-            user: None,
-            password: None,
-            name: None,
-            connect_timeout: Duration::from_secs(2),
-            ping_interval: Duration::from_secs(20),
-            backoff: Backoff::default(),
-            randomize: true,
-            initial_retry: InitialRetry::Once,
-            receive_capacity: DEFAULT_RECEIVE_CAPACITY,
-            receive_buffer_bytes: DEFAULT_RECEIVE_BUFFER_BYTES,
-            outgoing_buffer_bytes: DEFAULT_OUTGOING_BUFFER_BYTES,
-            publish_timeout: Duration::from_secs(5),
-            srv_names: Vec::new(),
-            srv_nameserver: None,
-            legacy_certificates: false,
+        let path = |p: &PathBuf| Value::Text(p.to_string_lossy().into_owned());
+        let given = |setting: &'static Setting| {
+            Ok(match setting.name {
+                "servers" => Some(Value::Servers(servers.clone())),
+                "ca_file" => Some(path(&ca)),
+                "cert_file" => Some(path(&cert)),
+                "key_file" => Some(path(&key)),
+                _ => None,
+            })
+        };
+        match Settings::from_values(given) {
+            Ok(settings) => Settings {
+                // Kept as given: a path need not be UTF-8.
+                files: TlsFiles {
+                    ca: ca.clone(),
+                    cert: cert.clone(),
+                    key: key.clone(),
+                },
+                ..settings
+            },
+            // Only the table's defaults are read; its tests check them.
+            Err(failure) => panic!("the settings table's defaults are refused: {failure}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn only(
+        options: Vec<(&'static str, Value)>,
+    ) -> impl FnMut(&'static Setting) -> Result<Option<Value>, Failure> {
+        move |setting| {
+            Ok(options
+                .iter()
+                .find(|(name, _)| *name == setting.name)
+                .map(|(_, value)| value.clone()))
+        }
+    }
+
+    fn required() -> Vec<(&'static str, Value)> {
+        vec![
+            (
+                "servers",
+                Value::Servers(vec![("nats1:4222".into(), "config".into())]),
+            ),
+            ("ca_file", Value::Text("ca.pem".into())),
+            ("cert_file", Value::Text("me.pem".into())),
+            ("key_file", Value::Text("me.key".into())),
+        ]
+    }
+
+    fn refusal(extra: Vec<(&'static str, Value)>) -> String {
+        let mut options = required();
+        options.extend(extra);
+        match Settings::from_values(only(options)) {
+            Ok(_) => "accepted".to_string(),
+            Err(failure) => failure.message,
+        }
+    }
+
+    #[test]
+    fn new_takes_every_default_from_the_table() {
+        let s = Settings::new(vec![], "ca".into(), "cert".into(), "key".into());
+        assert_eq!(s.connect_timeout, Duration::from_secs(2));
+        assert_eq!(s.ping_interval, Duration::from_secs(20));
+        assert_eq!(s.backoff, Backoff::default());
+        assert_eq!(
+            s.receive_capacity as u64,
+            table::RECEIVE_CAPACITY.default.count()
+        );
+        assert_eq!(
+            s.receive_buffer_bytes as u64,
+            table::RECEIVE_BUFFER_BYTES.default.count()
+        );
+        assert_eq!(
+            s.outgoing_buffer_bytes as u64,
+            table::OUTGOING_BUFFER_BYTES.default.count()
+        );
+        assert_eq!(s.publish_timeout, Duration::from_secs(5));
+        assert!(s.randomize);
+        assert!(!s.legacy_certificates);
+        assert_eq!(s.initial_retry, InitialRetry::Once);
+    }
+
+    #[test]
+    fn backoff_defaults_are_the_tables() {
+        let b = Backoff::default();
+        assert_eq!(
+            b.initial.as_secs_f64(),
+            table::RECONNECT_INITIAL_DELAY.default.seconds()
+        );
+        assert_eq!(
+            b.max.as_secs_f64(),
+            table::RECONNECT_MAX_DELAY.default.seconds()
+        );
+        assert_eq!(
+            b.spread.as_secs_f64(),
+            table::RECONNECT_SPREAD.default.seconds()
+        );
+    }
+
+    #[test]
+    fn refuses_what_the_table_refuses_and_the_combinations() {
+        assert_eq!(refusal(vec![]), "accepted");
+        assert_eq!(
+            Settings::from_values(only(vec![])).err().map(|f| f.message),
+            Some("The option servers is required".to_string())
+        );
+        assert_eq!(
+            refusal(vec![("connect_timeout", Value::Seconds(121.0))]),
+            "The option connect_timeout must be a number of seconds above 0 and at most 120, not 121"
+        );
+        assert_eq!(
+            refusal(vec![("outgoing_buffer_bytes", Value::Count(0))]),
+            "The option outgoing_buffer_bytes must be a whole number of bytes above 0, not 0"
+        );
+        assert_eq!(
+            refusal(vec![("password", Value::Text("pw".into()))]),
+            "A NATS password was given without a user name"
+        );
+        assert_eq!(
+            refusal(vec![
+                ("reconnect_initial_delay", Value::Seconds(30.0)),
+                ("reconnect_max_delay", Value::Seconds(20.0))
+            ]),
+            "The option reconnect_initial_delay must not be above reconnect_max_delay"
+        );
+        assert_eq!(
+            refusal(vec![("randomize", Value::Seconds(1.0))]),
+            "The option randomize has the wrong type: 1"
+        );
+    }
+
+    #[test]
+    fn retry_initial_connect_is_once_for_ever_or_for_a_time() {
+        let retry = |value: Option<f64>| {
+            let mut options = required();
+            if let Some(v) = value {
+                options.push(("retry_initial_connect", Value::Seconds(v)));
+            }
+            Settings::from_values(only(options)).map(|s| s.initial_retry)
+        };
+        assert_eq!(retry(None), Ok(InitialRetry::Once));
+        assert_eq!(retry(Some(f64::INFINITY)), Ok(InitialRetry::Forever));
+        assert_eq!(
+            retry(Some(30.0)),
+            Ok(InitialRetry::For(Duration::from_secs(30)))
+        );
+        assert!(retry(Some(0.0)).is_err());
     }
 }
