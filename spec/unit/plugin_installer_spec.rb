@@ -235,8 +235,7 @@ RSpec.describe ChoriaNats::PluginInstaller do
 
       expect(described_class.default_libdir(config_files: [File.join(root, "missing.cfg"), server, client]))
         .to eq(["/opt/plugins", server])
-      expect(described_class::ConfigLookup.configured_libdirs(config_files: [server]))
-        .to eq([["/opt/plugins", "/usr/share/x", "/more"], server])
+      expect(ChoriaNats::ConfigFile.naming_libdir([server]).libdirs).to eq(["/opt/plugins", "/usr/share/x", "/more"])
     end
 
     it "falls back to the client config when the server config names no libdir" do
@@ -273,6 +272,13 @@ RSpec.describe ChoriaNats::PluginInstaller do
           .to raise_error(ChoriaNats::ConfigurationError,
                           /\AThe MCollective config #{latin1} is not UTF-8 text: line 2 /)
       end
+    end
+
+    it "reads the config itself, not the plugin.d folder beside it" do
+      server = config("server.cfg", "libdir = /opt/plugins\n")
+      config("plugin.d/choria.cfg", "# f\xFCr Knoten\n".b)
+
+      expect(described_class.default_libdir(config_files: [server])).to eq(["/opt/plugins", server])
     end
 
     it "refuses a relative libdir, as MCollective does" do
