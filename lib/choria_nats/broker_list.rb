@@ -26,6 +26,13 @@ module ChoriaNats
     # The SRV lookup failure (a ChoriaNats::ConnectionError), or nil.
     attr_reader :srv_error
 
+    # The broker list a ChoriaNats::PluginSettings describes; `options` as for #initialize (resolver,
+    # domain_lookup).
+    def self.from_settings(settings, **options)
+      new(middleware_hosts: settings.middleware_hosts, srv_domain: settings.srv_domain, use_srv: settings.use_srv?,
+          nameserver: settings.srv_nameserver, **options)
+    end
+
     # Keywords as in the README; resolver and domain_lookup are injectable for specs.
     def initialize(middleware_hosts: nil, srv_domain: nil, use_srv: true, nameserver: nil,
                    domain_lookup: -> { BrokerList.facter_domain }, resolver: ChoriaNats.method(:srv_lookup))

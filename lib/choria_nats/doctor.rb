@@ -31,9 +31,7 @@ module ChoriaNats
       @env = env
       @settings = PluginSettings.new(pluginconf, env: env)
       @paths = ssl_paths || SSLPaths.new(identity: identity, ssldir: @settings.ssldir, uid: uid, env: env, home: home)
-      @brokers = broker_list || BrokerList.new(middleware_hosts: @settings.middleware_hosts,
-                                               srv_domain: @settings.srv_domain, use_srv: @settings.use_srv?,
-                                               nameserver: @settings.srv_nameserver)
+      @brokers = broker_list || BrokerList.from_settings(@settings)
       @connector = connector
       @problems = []
     end

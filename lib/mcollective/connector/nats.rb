@@ -128,9 +128,7 @@ module MCollective
         paths = ChoriaNats::SSLPaths.new(identity: @config.identity, ssldir: @settings.ssldir)
         Log.info("Using certificate #{paths.cert_file} for certname #{paths.certname} from #{paths.reason}")
         ChoriaNats::CertificateCheck.for_paths(paths).check! # each file, the chain, the certname, key and expiry
-        brokers = ChoriaNats::BrokerList.new(middleware_hosts: @settings.middleware_hosts,
-                                             srv_domain: @settings.srv_domain, use_srv: @settings.use_srv?,
-                                             nameserver: @settings.srv_nameserver)
+        brokers = ChoriaNats::BrokerList.from_settings(@settings)
         servers = brokers.servers
         Log.info(brokers.description)
         { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
