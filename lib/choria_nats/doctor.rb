@@ -55,7 +55,7 @@ module ChoriaNats
       end
       field("Identity", @identity)
       field("Certname", "#{@paths.certname} (#{certname_reason})")
-      field("SSL dir", "#{@paths.ssl_dir} (#{@paths.reason})")
+      field("SSL dir", "#{@paths.ssl_dir} (#{@paths.ssl_dir_reason})")
     end
 
     def certname_reason
@@ -90,7 +90,7 @@ module ChoriaNats
       servers = @brokers.servers
       @out.puts("  #{@brokers.description}")
       srv_lines
-      if name_independent_problem?(certificates)
+      if blocks_every_broker?(certificates)
         status(:skipped, "Not connecting to #{servers.map(&:first).join(', ')}: fix the certificate files first")
         return
       end
@@ -108,7 +108,7 @@ module ChoriaNats
     end
 
     # Whether a problem other than the certname stops every connection.
-    def name_independent_problem?(check)
+    def blocks_every_broker?(check)
       check.problems.any? { |item| item.name != :name }
     end
 

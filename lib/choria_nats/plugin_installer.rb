@@ -30,14 +30,17 @@ module ChoriaNats
 
     # Everything `#install` or `#uninstall` did; not a success when a file was left alone on install.
     Result = Struct.new(:actions, :complete) do
+      # Whether every plugin file is in place (install) or every file of ours is gone (uninstall).
       def success?
         complete
       end
 
+      # The command's exit status: 0 on success, else 1.
       def exit_status
         success? ? 0 : 1
       end
 
+      # The paths of the files whose action had `status` (:created, :foreign, ...).
       def paths(status)
         actions.select { |action| action.status == status }.map(&:path)
       end
@@ -50,6 +53,7 @@ module ChoriaNats
       [config.libdirs.first, config.path]
     end
 
+    # The libdir installed into, and the gem plugin tree its files load.
     attr_reader :libdir, :plugin_dir
 
     # libdir: the MCollective libdir to install into. other_libdirs: the config's other libdirs, only

@@ -105,14 +105,14 @@ module ChoriaNats
     # The signed certificate for `certname`, or nil while there is none (404).
     def certificate(certname)
       path = "#{PREFIX}/certificate/#{escape(certname)}"
-      body = found(path)
+      body = body_unless_missing(path)
       body && certificate_from(body, path)
     end
 
     # The pending request for `certname` (an OpenSSL::X509::Request), or nil (404).
     def certificate_request(certname)
       path = "#{PREFIX}/certificate_request/#{escape(certname)}"
-      body = found(path)
+      body = body_unless_missing(path)
       body && OpenSSL::X509::Request.new(body)
     rescue OpenSSL::X509::RequestError
       raise CertificateRequestError, "The Puppet CA #{self} answered GET #{path} with something that is not a PEM " \
@@ -130,7 +130,7 @@ module ChoriaNats
     private
 
     # The body of GET `path`, or nil when the CA answers 404 (nothing there yet).
-    def found(path)
+    def body_unless_missing(path)
       response = request(:get, path)
       return nil if response.code == "404"
 

@@ -50,12 +50,12 @@ module ChoriaNats
       @srv_error = nil
       @domain = nil
       configured = configured_addresses
-      return found(:config, configured) unless configured.empty?
+      return located(:config, configured) unless configured.empty?
 
       from_srv = lookup_srv
-      return found(:srv, from_srv) unless from_srv.empty?
+      return located(:srv, from_srv) unless from_srv.empty?
 
-      found(:default, default_addresses)
+      located(:default, default_addresses)
     end
 
     # The SRV names to look up again while connecting fails; [] when the
@@ -112,7 +112,7 @@ module ChoriaNats
 
     private
 
-    def found(source, addresses)
+    def located(source, addresses)
       @source = source
       @addresses = addresses
       addresses.map { |address| [address, source.to_s] }

@@ -19,7 +19,7 @@ module ChoriaNats
     # @return [String] the certificate name
     attr_reader :certname
     # @return [String] how the SSL dir was chosen, for logs and diagnostics
-    attr_reader :reason
+    attr_reader :ssl_dir_reason
 
     # uid, user, home, env:: the process' identity; ssldir:: plugin.choria.ssldir;
     # puppet_ssldir:: callable asking Puppet for its ssldir (nil when no Puppet).
@@ -28,7 +28,7 @@ module ChoriaNats
                    puppet_ssldir: method(:ask_puppet))
       @root = uid.zero?
       @certname = env["MCOLLECTIVE_CERTNAME"] || (@root ? identity : "#{user || user_name(uid, env)}.mcollective")
-      @ssl_dir, @reason = choose_dir(ssldir, home || env["HOME"], puppet_ssldir)
+      @ssl_dir, @ssl_dir_reason = choose_dir(ssldir, home || env["HOME"], puppet_ssldir)
     end
 
     # Whether these are the daemon's (root's) paths.

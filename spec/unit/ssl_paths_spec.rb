@@ -29,14 +29,14 @@ RSpec.describe ChoriaNats::SSLPaths do
                                                                                                 "/var/lib/puppet/ssl"
                                                                                               })
     expect(paths.ssl_dir).to eq("/var/lib/puppet/ssl")
-    expect(paths.reason).to eq("`puppet config print ssldir`")
+    expect(paths.ssl_dir_reason).to eq("`puppet config print ssldir`")
   end
 
   it "lets MCOLLECTIVE_CERTNAME and plugin.choria.ssldir override" do
     paths = described_class.new(identity: "node1", ssldir: "/srv/ssl", uid: 1000, user: "rip", home: "/home/rip",
                                 env: { "MCOLLECTIVE_CERTNAME" => "ops.mcollective" }, puppet_ssldir: no_puppet)
     expect(paths.cert_file).to eq("/srv/ssl/certs/ops.mcollective.pem")
-    expect(paths.reason).to eq("plugin.choria.ssldir")
+    expect(paths.ssl_dir_reason).to eq("plugin.choria.ssldir")
   end
 
   it "tells a user without HOME what to set, in one line" do
