@@ -1,6 +1,5 @@
 # frozen_string_literal: true
 
-require "etc"
 require_relative "../choria_nats"
 
 module ChoriaNats
@@ -27,8 +26,6 @@ module ChoriaNats
       @config_file = config_file
       @config_problem = config_problem
       @out = out
-      @uid = uid
-      @env = env
       @settings = PluginSettings.new(pluginconf, env: env)
       @paths = ssl_paths || SSLPaths.new(identity: identity, ssldir: @settings.ssldir, uid: uid, env: env, home: home)
       @brokers = broker_list || BrokerList.from_settings(@settings)
@@ -54,16 +51,8 @@ module ChoriaNats
         @problems << @config_problem
       end
       field("Identity", @identity)
-      field("Certname", "#{@paths.certname} (#{certname_reason})")
+      field("Certname", "#{@paths.certname} (#{@paths.certname_reason})")
       field("SSL dir", "#{@paths.ssl_dir} (#{@paths.ssl_dir_reason})")
-    end
-
-    def certname_reason
-      return "from MCOLLECTIVE_CERTNAME" if @env["MCOLLECTIVE_CERTNAME"]
-      return "the identity, as root runs the daemon" if @paths.root?
-
-      user = @env["USER"] || Etc.getpwuid(@uid)&.name
-      "<user>.mcollective, for the user #{user}"
     end
 
     def certificate_section

@@ -18,6 +18,8 @@ module ChoriaNats
     attr_reader :ssl_dir
     # @return [String] the certificate name
     attr_reader :certname
+    # @return [String] how the certname was chosen, for diagnostics
+    attr_reader :certname_reason
     # @return [String] how the SSL dir was chosen, for logs and diagnostics
     attr_reader :ssl_dir_reason
 
@@ -27,7 +29,7 @@ module ChoriaNats
     def initialize(identity:, ssldir: nil, uid: Process.uid, user: nil, home: nil, env: ENV,
                    puppet_ssldir: method(:ask_puppet))
       @root = uid.zero?
-      @certname = env["MCOLLECTIVE_CERTNAME"] || (@root ? identity : "#{user || user_name(uid, env)}.mcollective")
+      @certname, @certname_reason = choose_certname(identity, user, uid, env)
       @ssl_dir, @ssl_dir_reason = choose_dir(ssldir, home || env["HOME"], puppet_ssldir)
     end
 
@@ -57,6 +59,14 @@ module ChoriaNats
     end
 
     private
+
+    def choose_certname(identity, user, uid, env)
+      return [env["MCOLLECTIVE_CERTNAME"], "from MCOLLECTIVE_CERTNAME"] if env["MCOLLECTIVE_CERTNAME"]
+      return [identity, "the identity, as root runs the daemon"] if root?
+
+      user ||= user_name(uid, env)
+      ["#{user}.mcollective", "<user>.mcollective, for the user #{user}"]
+    end
 
     def choose_dir(override, home, puppet_ssldir)
       return [override, "plugin.choria.ssldir"] if override && !override.empty?

@@ -10,6 +10,7 @@ RSpec.describe ChoriaNats::SSLPaths do
                                 puppet_ssldir: no_puppet)
     expect(paths).not_to be_root
     expect(paths.certname).to eq("rip.mcollective")
+    expect(paths.certname_reason).to eq("<user>.mcollective, for the user rip")
     expect(paths.ca_file).to eq("/home/rip/.puppetlabs/etc/puppet/ssl/certs/ca.pem")
     expect(paths.cert_file).to eq("/home/rip/.puppetlabs/etc/puppet/ssl/certs/rip.mcollective.pem")
     expect(paths.key_file).to eq("/home/rip/.puppetlabs/etc/puppet/ssl/private_keys/rip.mcollective.pem")
@@ -19,6 +20,7 @@ RSpec.describe ChoriaNats::SSLPaths do
     paths = described_class.new(identity: "node1.example.net", uid: 0, env: { "USER" => "root" },
                                 home: "/root", puppet_ssldir: -> { "/var/lib/puppet/ssl" })
     expect(paths.certname).to eq("node1.example.net")
+    expect(paths.certname_reason).to eq("the identity, as root runs the daemon")
     expected_dir = File.directory?(described_class::AIO_SSLDIR) ? described_class::AIO_SSLDIR : "/var/lib/puppet/ssl"
     expect(paths.ssl_dir).to eq(expected_dir)
   end
@@ -36,6 +38,7 @@ RSpec.describe ChoriaNats::SSLPaths do
     paths = described_class.new(identity: "node1", ssldir: "/srv/ssl", uid: 1000, user: "rip", home: "/home/rip",
                                 env: { "MCOLLECTIVE_CERTNAME" => "ops.mcollective" }, puppet_ssldir: no_puppet)
     expect(paths.cert_file).to eq("/srv/ssl/certs/ops.mcollective.pem")
+    expect(paths.certname_reason).to eq("from MCOLLECTIVE_CERTNAME")
     expect(paths.ssl_dir_reason).to eq("plugin.choria.ssldir")
   end
 
