@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 
-require "io/wait"
+require_relative "bounded_command"
 require_relative "errors"
 
 module ChoriaNats
@@ -76,39 +76,9 @@ module ChoriaNats
     # The domain from `facter networking.domain`, or nil when facter is missing, fails or says nothing.
     def self.facter_domain(timeout: FACTER_TIMEOUT)
       facter = File.executable?(AIO_FACTER) ? AIO_FACTER : "facter"
-      output = run_bounded([facter, "networking.domain"], timeout)
+      output = BoundedCommand.output([facter, "networking.domain"], timeout)
       output&.strip&.then { |domain| domain.empty? ? nil : domain }
     end
-
-    # The standard output of `command`, or nil when it fails or outlives `timeout` seconds (then it is killed).
-    def self.run_bounded(command, timeout)
-      reader, writer = IO.pipe
-      pid = Process.spawn(*command, in: File::NULL, out: writer, err: File::NULL)
-      writer.close
-      output = read_until(reader, Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout)
-      Process.kill("KILL", pid) unless output
-      status = Process.wait2(pid).last
-      output if status.success?
-    rescue SystemCallError
-      nil
-    ensure
-      [reader, writer].each { |io| io.close unless io.nil? || io.closed? }
-    end
-
-    # Everything `reader` gives until end of file, or nil when `deadline` passes first.
-    def self.read_until(reader, deadline)
-      output = +""
-      loop do
-        remaining = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
-        return nil if remaining <= 0 || reader.wait_readable(remaining).nil?
-
-        chunk = reader.read_nonblock(4096, exception: false)
-        return output if chunk.nil?
-
-        output << chunk if chunk.is_a?(String)
-      end
-    end
-    private_class_method :read_until
 
     private
 

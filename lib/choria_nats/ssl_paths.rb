@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 require "etc"
-require "open3"
+require_relative "bounded_command"
 require_relative "errors"
 
 module ChoriaNats
@@ -100,11 +100,7 @@ module ChoriaNats
 
     # Puppet's own ssldir (Debian's puppet: /var/lib/puppet/ssl), or nil.
     def ask_puppet
-      out, status = Open3.capture2("timeout", PUPPET_TIMEOUT.to_s, "puppet", "config", "print", "ssldir",
-                                   err: File::NULL)
-      status.success? ? out.strip : nil
-    rescue SystemCallError
-      nil
+      BoundedCommand.output(%w[puppet config print ssldir], PUPPET_TIMEOUT)&.strip
     end
   end
 end

@@ -34,6 +34,27 @@ RSpec.describe ChoriaNats::SSLPaths do
     expect(paths.ssl_dir_reason).to eq("`puppet config print ssldir`")
   end
 
+  it "runs `puppet config print ssldir` by default, and takes a dir only from one that succeeds" do
+    skip "the AIO SSL dir exists on this machine" if File.directory?(described_class::AIO_SSLDIR)
+    Dir.mktmpdir("choria-nats-puppet") do |bin|
+      puppet = File.join(bin, "puppet")
+      File.write(puppet, "#!/bin/sh\n[ \"$*\" = 'config print ssldir' ] && echo /srv/puppet/ssl\n")
+      File.chmod(0o755, puppet)
+      path = ENV.fetch("PATH", nil)
+      begin
+        ENV["PATH"] = "#{bin}:#{path}"
+        paths = described_class.new(identity: "n", uid: 0, env: {})
+        expect([paths.ssl_dir, paths.ssl_dir_reason]).to eq(["/srv/puppet/ssl", "`puppet config print ssldir`"])
+
+        File.write(puppet, "#!/bin/sh\necho /srv/puppet/ssl; exit 1\n")
+        expect(described_class.new(identity: "n", uid: 0, env: {}).ssl_dir_reason)
+          .to eq("the Puppet AIO SSL dir (no Puppet installed to ask)")
+      ensure
+        ENV["PATH"] = path
+      end
+    end
+  end
+
   it "lets MCOLLECTIVE_CERTNAME and plugin.choria.ssldir override" do
     paths = described_class.new(identity: "node1", ssldir: "/srv/ssl", uid: 1000, user: "rip", home: "/home/rip",
                                 env: { "MCOLLECTIVE_CERTNAME" => "ops.mcollective" }, puppet_ssldir: no_puppet)
