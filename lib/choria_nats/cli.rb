@@ -129,9 +129,7 @@ module ChoriaNats
       return PluginInstaller.new(libdir: options[:libdir], out: @out) if options[:libdir]
 
       files = options[:config] ? [File.expand_path(options[:config])] : PluginInstaller::CONFIG_FILES
-      config = ConfigFile.naming_libdir(files)
-      @out.puts("libdir #{config.libdirs.first} (from #{config.path})")
-      PluginInstaller.new(libdir: config.libdirs.first, out: @out, other_libdirs: config.libdirs.drop(1))
+      PluginInstaller.from_config(config_files: files, out: @out)
     end
   end
 end

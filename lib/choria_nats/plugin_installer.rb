@@ -46,11 +46,13 @@ module ChoriaNats
       end
     end
 
-    # The libdir MCollective would use: the first entry of the first `libdir` line of the first
-    # readable config that has one. Returns [libdir, config file]; raises ChoriaNats::ConfigurationError.
-    def self.default_libdir(config_files: CONFIG_FILES)
+    # An installer for the libdir MCollective would use: the first entry of the first `libdir` line of
+    # the first readable config in `config_files` that has one, said on `out`; the config's other
+    # libdirs are checked for files loaded instead of ours. Raises ChoriaNats::ConfigurationError.
+    def self.from_config(config_files: CONFIG_FILES, out: $stdout, plugin_dir: PLUGIN_DIR)
       config = ConfigFile.naming_libdir(config_files)
-      [config.libdirs.first, config.path]
+      out.puts("libdir #{config.libdirs.first} (from #{config.path})")
+      new(libdir: config.libdirs.first, out: out, other_libdirs: config.libdirs.drop(1), plugin_dir: plugin_dir)
     end
 
     # The libdir installed into, and the gem plugin tree its files load.
