@@ -7,6 +7,8 @@ require_relative "choria_nats/native"
 ChoriaNats::Native.load!
 
 require_relative "choria_nats/connection"
+require_relative "choria_nats/bounded_command"
+require_relative "choria_nats/srv_locator"
 require_relative "choria_nats/broker_list"
 require_relative "choria_nats/envelope"
 require_relative "choria_nats/targets"

@@ -16,7 +16,7 @@ module ChoriaNats
   # progress, until the CA has signed it or the deadline passes; then runs the
   # pre-flight checks on the signed certificate and saves it only if it passes.
   #
-  #   ChoriaNats::CertificateRequest.new(paths: ssl_paths, ca: puppet_ca, out: $stdout, wait: 600).run
+  #   ChoriaNats::CertificateRequest.new(paths: ssl_paths, puppet_ca: puppet_ca, out: $stdout, wait: 600).run
   class CertificateRequest
     # Seconds to wait for the CA to sign, unless told.
     DEFAULT_WAIT = 600
@@ -34,7 +34,7 @@ module ChoriaNats
                    poll_interval: POLL_INTERVAL, uid: Process.uid,
                    clock: -> { Process.clock_gettime(Process::CLOCK_MONOTONIC) }, sleeper: ->(s) { sleep(s) })
       @paths = paths
-      @ca = puppet_ca
+      @puppet_ca = puppet_ca
       @pin = ca_pin
       @out = out
       @wait = Float(wait)
@@ -48,14 +48,14 @@ module ChoriaNats
     # ChoriaNats::CertificateRequestError (the CA) or ChoriaNats::ConfigurationError (the files).
     def run
       refuse_root
-      @out.puts("Requesting a certificate for #{certname} from the Puppet CA #{@ca}")
-      @out.puts("SSL dir #{@paths.ssl_dir} (#{@paths.reason})")
+      @out.puts("Requesting a certificate for #{certname} from the Puppet CA #{@puppet_ca}")
+      @out.puts("SSL dir #{@paths.ssl_dir} (#{@paths.ssl_dir_reason})")
       existing = existing_certificate
       return existing if existing
 
       SSLFiles.make_directories(@paths.ssl_dir)
       fetch_ca
-      signed = @ca.certificate(certname) # asks the CA before a key is made: it may be unreachable
+      signed = @puppet_ca.certificate(certname) # asks the CA before a key is made: it may be unreachable
       key = private_key
       certificate = signed_certificate(signed, key) || submit_and_wait(key)
       save_certificate(certificate)
@@ -113,13 +113,13 @@ module ChoriaNats
         @pin&.check!(ca, "The CA file #{file}", "move it away to download the CA's again")
         @out.puts("Using the CA certificate #{file}: #{ca.subject.to_utf8}, SHA256 #{SSLFiles.fingerprint(ca.to_der)}")
       else
-        ca = @ca.ca_certificate
-        @pin&.check!(ca, "The CA certificate from #{@ca}", "nothing was saved: check that this is your CA")
+        ca = @puppet_ca.ca_certificate
+        @pin&.check!(ca, "The CA certificate from #{@puppet_ca}", "nothing was saved: check that this is your CA")
         SSLFiles.write_new(file, ca.to_pem, 0o644)
         @out.puts("Downloaded the CA certificate to #{file}: #{ca.subject.to_utf8}",
                   "  SHA256 fingerprint #{SSLFiles.fingerprint(ca.to_der)}", "  #{CAPin.trust_line(@pin)}")
       end
-      @ca.ca_file = file
+      @puppet_ca.ca_file = file
     rescue OpenSSL::X509::CertificateError
       raise ConfigurationError, "The CA file #{file} holds no PEM certificate: move it away and run again"
     end
@@ -129,23 +129,23 @@ module ChoriaNats
       return nil unless certificate
       return certificate if certificate.public_key.to_der == key.public_key.to_der
 
-      raise CertificateRequestError, "The Puppet CA #{@ca} already has a signed certificate for #{certname} that " \
-                                     "was issued for another key than #{@paths.key_file}: ask its administrator to " \
-                                     "run `puppetserver ca clean --certname #{certname}`, then run this again"
+      raise CertificateRequestError, "The Puppet CA #{@puppet_ca} already has a signed certificate for #{certname} " \
+                                     "that was issued for another key than #{@paths.key_file}: ask its administrator " \
+                                     "to run `puppetserver ca clean --certname #{certname}`, then run this again"
     end
 
     def submit_and_wait(key)
-      pending = @ca.certificate_request(certname)
+      pending = @puppet_ca.certificate_request(certname)
       if pending.nil?
         csr = make_csr(key)
-        @ca.submit(certname, csr)
+        @puppet_ca.submit(certname, csr)
         @out.puts("Submitted the certificate request #{@paths.csr_file} (SHA256 #{SSLFiles.fingerprint(csr.to_der)})")
       elsif pending.public_key.to_der == key.public_key.to_der
         @out.puts("The CA already holds our certificate request for #{certname} (SHA256 " \
                   "#{SSLFiles.fingerprint(pending.to_der)})")
       else
-        raise CertificateRequestError, "The Puppet CA #{@ca} holds a certificate request for #{certname} made with " \
-                                       "another key than #{@paths.key_file}: ask its administrator to run " \
+        raise CertificateRequestError, "The Puppet CA #{@puppet_ca} holds a certificate request for #{certname} " \
+                                       "made with another key than #{@paths.key_file}: ask its administrator to run " \
                                        "`puppetserver ca clean --certname #{certname}`, then run this again"
       end
       wait_for_signature
@@ -166,7 +166,7 @@ module ChoriaNats
       started = @clock.call
       progress = Progress.new(@out, certname, @wait)
       loop do
-        certificate = @ca.certificate(certname)
+        certificate = @puppet_ca.certificate(certname)
         if certificate
           progress.done
           return certificate
@@ -181,7 +181,7 @@ module ChoriaNats
 
     def not_signed_message
       waited = @wait.zero? ? "" : " within #{format('%g', @wait)}s"
-      "The Puppet CA #{@ca} has not signed the request for #{certname}#{waited}: ask its administrator to run " \
+      "The Puppet CA #{@puppet_ca} has not signed the request for #{certname}#{waited}: ask its administrator to run " \
         "`puppetserver ca sign --certname #{certname}`, then run `mco choria request_cert` again " \
         "(it keeps the key and the request)"
     end
@@ -209,6 +209,7 @@ module ChoriaNats
   class CertificateRequest
     # The progress while waiting: one line rewritten on a terminal, a line now and then otherwise.
     class Progress
+      # out:: where the lines go; certname:: the certificate waited for; limit:: seconds of waiting.
       def initialize(out, certname, limit)
         @out = out
         @certname = certname

@@ -5,12 +5,14 @@ require_relative "errors"
 require_relative "text_file"
 
 module ChoriaNats
-  # The parts of an MCollective server.cfg / client.cfg the diagnostics need,
+  # The parts of an MCollective server.cfg / client.cfg the gem's commands need,
   # read as MCollective reads them (`key = value` lines, `plugin.*` settings,
   # and `plugin.d/<plugin>.cfg` beside the file), without loading MCollective.
+  # The one reader of MCollective configs: the doctor and `plugin install` both use it.
   class ConfigFile
-    # Where mco looks for its config (after ~/.mcollective), and mcollectived for its own.
+    # Where mco looks for its config (after ~/.mcollective): Puppet's AIO layout, then the distributions'.
     CLIENT_FILES = %w[/etc/puppetlabs/mcollective/client.cfg /etc/mcollective/client.cfg].freeze
+    # Where mcollectived looks for its config, in the same order.
     SERVER_FILES = %w[/etc/puppetlabs/mcollective/server.cfg /etc/mcollective/server.cfg].freeze
 
     # The config file read.
@@ -39,16 +41,60 @@ module ChoriaNats
                                 "pass --config FILE (server.cfg or client.cfg)"
     end
 
-    # Reads `path`; raises ChoriaNats::ConfigurationError when it cannot.
-    def initialize(path)
+    # The first config in `config_files` that names a libdir, read without its plugin.d. Raises
+    # ChoriaNats::ConfigurationError saying which configs were missing, unreadable or named none.
+    def self.naming_libdir(config_files)
+      unreadable = []
+      without = []
+      config_files.each do |path|
+        next unless File.exist?(path)
+
+        unless File.file?(path) && File.readable?(path)
+          unreadable << path
+          next
+        end
+        config = new(path, plugin_dir: false)
+        return config unless config.libdirs.empty?
+
+        without << path
+      end
+      raise ConfigurationError, no_libdir_message(config_files, unreadable, without)
+    end
+
+    def self.no_libdir_message(config_files, unreadable, without)
+      found = unreadable + without
+      reason =
+        if found.empty? then "no MCollective config found (looked for #{config_files.join(', ')})"
+        elsif without.empty? then "cannot read #{unreadable.join(', ')} (run as root?)"
+        else
+          unread = unreadable.empty? ? "" : "; cannot read #{unreadable.join(', ')}"
+          "#{without.join(', ')} names no libdir#{unread}"
+        end
+      "#{reason}: pass --libdir DIR (the libdir of your server.cfg and client.cfg) or --config FILE"
+    end
+    private_class_method :no_libdir_message
+
+    # Reads `path`, and the plugin.d folder beside it unless `plugin_dir` is false; raises
+    # ChoriaNats::ConfigurationError when it cannot.
+    def initialize(path, plugin_dir: true)
       @path = File.expand_path(path)
       @pluginconf = {}
       @identity = nil
       @connection_timeout = nil
       @locale_problem = nil
+      @libdirs = []
       parse(read(@path))
-      read_plugin_dir(File.join(File.dirname(@path), "plugin.d"))
+      read_plugin_dir(File.join(File.dirname(@path), "plugin.d")) if plugin_dir
       @identity ||= Socket.gethostname
+    end
+
+    # The libdirs in the order written (`libdir = /a:/b` lines add up, as in MCollective). Raises
+    # ChoriaNats::ConfigurationError for a relative one, which MCollective refuses too.
+    def libdirs
+      relative = @libdirs.reject { |dir| dir.start_with?("/") }
+      raise ConfigurationError, "#{@path}: libdir #{relative.first} is not an absolute path" unless relative.empty?
+
+      @libdirs
     end
 
     private
@@ -91,6 +137,7 @@ module ChoriaNats
       case key
       when "identity" then @identity = value
       when "connection_timeout" then @connection_timeout = Float(value, exception: false)
+      when "libdir" then @libdirs.concat(value.split(File::PATH_SEPARATOR).reject(&:empty?))
       when /\Aplugin\.(.+)\z/ then @pluginconf[Regexp.last_match(1)] = value
       end
     end

@@ -1,6 +1,5 @@
 # frozen_string_literal: true
 
-require "etc"
 require_relative "../choria_nats"
 
 module ChoriaNats
@@ -27,13 +26,9 @@ module ChoriaNats
       @config_file = config_file
       @config_problem = config_problem
       @out = out
-      @uid = uid
-      @env = env
       @settings = PluginSettings.new(pluginconf, env: env)
       @paths = ssl_paths || SSLPaths.new(identity: identity, ssldir: @settings.ssldir, uid: uid, env: env, home: home)
-      @brokers = broker_list || BrokerList.new(middleware_hosts: @settings.middleware_hosts,
-                                               srv_domain: @settings.srv_domain, use_srv: @settings.use_srv?,
-                                               nameserver: @settings.srv_nameserver)
+      @brokers = broker_list || BrokerList.from_settings(@settings)
       @connector = connector
       @problems = []
     end
@@ -56,16 +51,8 @@ module ChoriaNats
         @problems << @config_problem
       end
       field("Identity", @identity)
-      field("Certname", "#{@paths.certname} (#{certname_reason})")
-      field("SSL dir", "#{@paths.ssl_dir} (#{@paths.reason})")
-    end
-
-    def certname_reason
-      return "from MCOLLECTIVE_CERTNAME" if @env["MCOLLECTIVE_CERTNAME"]
-      return "the identity, as root runs the daemon" if @paths.root?
-
-      user = @env["USER"] || Etc.getpwuid(@uid)&.name
-      "<user>.mcollective, for the user #{user}"
+      field("Certname", "#{@paths.certname} (#{@paths.certname_reason})")
+      field("SSL dir", "#{@paths.ssl_dir} (#{@paths.ssl_dir_reason})")
     end
 
     def certificate_section
@@ -92,7 +79,7 @@ module ChoriaNats
       servers = @brokers.servers
       @out.puts("  #{@brokers.description}")
       srv_lines
-      if name_independent_problem?(certificates)
+      if blocks_every_broker?(certificates)
         status(:skipped, "Not connecting to #{servers.map(&:first).join(', ')}: fix the certificate files first")
         return
       end
@@ -110,7 +97,7 @@ module ChoriaNats
     end
 
     # Whether a problem other than the certname stops every connection.
-    def name_independent_problem?(check)
+    def blocks_every_broker?(check)
       check.problems.any? { |item| item.name != :name }
     end
 

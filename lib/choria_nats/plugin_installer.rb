@@ -4,7 +4,7 @@ require "fileutils"
 require_relative "version"
 require_relative "errors"
 require_relative "atomic_file"
-require_relative "text_file"
+require_relative "config_file"
 
 module ChoriaNats
   # The gem's own MCollective plugin tree (connector/nats.rb, connector/nats.ddl, ...). The files
@@ -22,40 +22,40 @@ module ChoriaNats
     # On the first line of every file we write; how we recognise them, whatever version wrote them.
     MARKER = "Written by `choria-nats plugin install`"
 
-    # Where MCollective's config lives (Puppet's AIO layout, then the distributions'): server
-    # configs first, then the client configs beside them.
-    CONFIG_FILES = %w[
-      /etc/puppetlabs/mcollective/server.cfg
-      /etc/mcollective/server.cfg
-      /etc/puppetlabs/mcollective/client.cfg
-      /etc/mcollective/client.cfg
-    ].freeze
+    # The configs searched for a libdir: the server configs first, then the client configs.
+    CONFIG_FILES = (ConfigFile::SERVER_FILES + ConfigFile::CLIENT_FILES).freeze
 
     # What `#install` or `#uninstall` did to one file.
     Action = Struct.new(:status, :path)
 
     # Everything `#install` or `#uninstall` did; not a success when a file was left alone on install.
     Result = Struct.new(:actions, :complete) do
+      # Whether every plugin file is in place (install) or every file of ours is gone (uninstall).
       def success?
         complete
       end
 
+      # The command's exit status: 0 on success, else 1.
       def exit_status
         success? ? 0 : 1
       end
 
+      # The paths of the files whose action had `status` (:created, :foreign, ...).
       def paths(status)
         actions.select { |action| action.status == status }.map(&:path)
       end
     end
 
-    # The libdir MCollective would use: the first entry of the first `libdir` line of the first
-    # readable config that has one. Returns [libdir, config file]; raises ChoriaNats::ConfigurationError.
-    def self.default_libdir(config_files: CONFIG_FILES)
-      libdirs, config = ConfigLookup.configured_libdirs(config_files: config_files)
-      [libdirs.first, config]
+    # An installer for the libdir MCollective would use: the first entry of the first `libdir` line of
+    # the first readable config in `config_files` that has one, said on `out`; the config's other
+    # libdirs are checked for files loaded instead of ours. Raises ChoriaNats::ConfigurationError.
+    def self.from_config(config_files: CONFIG_FILES, out: $stdout, plugin_dir: PLUGIN_DIR)
+      config = ConfigFile.naming_libdir(config_files)
+      out.puts("libdir #{config.libdirs.first} (from #{config.path})")
+      new(libdir: config.libdirs.first, out: out, other_libdirs: config.libdirs.drop(1), plugin_dir: plugin_dir)
     end
 
+    # The libdir installed into, and the gem plugin tree its files load.
     attr_reader :libdir, :plugin_dir
 
     # libdir: the MCollective libdir to install into. other_libdirs: the config's other libdirs, only
@@ -212,63 +212,6 @@ module ChoriaNats
       else
         "choria-nats plugin install: #{result.paths(:foreign).size} file(s) left alone, so the plugin is not " \
           "fully installed: move them away and run it again."
-      end
-    end
-  end
-
-  class PluginInstaller
-    # Reads MCollective configs the way MCollective does, without loading MCollective.
-    module ConfigLookup
-      module_function
-
-      # All the libdirs (in the order written) of the first readable config in `config_files` naming
-      # one, and that config. Raises ChoriaNats::ConfigurationError saying what was looked at.
-      def configured_libdirs(config_files: CONFIG_FILES)
-        unreadable = []
-        without = []
-        config_files.each do |config|
-          next unless File.exist?(config)
-
-          text = read_config(config)
-          unreadable << config if text.nil?
-          libdirs = text ? libdirs_in(text, config) : []
-          return [libdirs, config] unless libdirs.empty?
-
-          without << config if text
-        end
-        raise ConfigurationError, no_libdir_message(config_files, unreadable, without)
-      end
-
-      # The libdirs a config's text names, as MCollective reads them: `libdir = /a:/b` lines, which add up.
-      def libdirs_in(text, config = "config")
-        dirs = text.each_line.flat_map do |line|
-          next [] if line.start_with?("#")
-
-          match = line.match(/\A\s*libdir\s*=\s*(.*?)\s*\z/)
-          match ? match[1].split(File::PATH_SEPARATOR).reject(&:empty?) : []
-        end
-        relative = dirs.reject { |dir| dir.start_with?("/") }
-        raise ConfigurationError, "#{config}: libdir #{relative.first} is not an absolute path" unless relative.empty?
-
-        dirs
-      end
-
-      def read_config(config)
-        File.file?(config) && File.readable?(config) ? TextFile.read(config, what: "The MCollective config") : nil
-      rescue SystemCallError
-        nil
-      end
-
-      def no_libdir_message(config_files, unreadable, without)
-        found = unreadable + without
-        reason =
-          if found.empty? then "no MCollective config found (looked for #{config_files.join(', ')})"
-          elsif without.empty? then "cannot read #{unreadable.join(', ')} (run as root?)"
-          else
-            unread = unreadable.empty? ? "" : "; cannot read #{unreadable.join(', ')}"
-            "#{without.join(', ')} names no libdir#{unread}"
-          end
-        "#{reason}: pass --libdir DIR (the libdir of your server.cfg and client.cfg) or --config FILE"
       end
     end
   end

@@ -3,7 +3,7 @@
 require "net/http"
 require "openssl"
 require_relative "errors"
-require_relative "broker_list"
+require_relative "srv_locator"
 
 module ChoriaNats
   # A client of the Puppet CA's HTTP API (`/puppet-ca/v1`), for `mco choria request_cert`.
@@ -27,46 +27,46 @@ module ChoriaNats
     # Where the CA is: plugin.choria.puppetca_host (and _port), else the SRV
     # records `_x-puppet-ca._tcp` then `_x-puppet._tcp` of the domain (as for
     # the brokers: plugin.choria.srv_domain or facter), else `puppet:8140`.
-    class Location < BrokerList
+    class Location < SrvLocator
       # The SRV services looked up under the domain, in order.
       SRV_SERVICES = %w[_x-puppet-ca._tcp _x-puppet._tcp].freeze
       # Puppet's port.
       DEFAULT_PORT = 8140
-      # The CA when nothing else names one.
-      DEFAULT_BROKER = "puppet:8140"
+      # The CA's host when nothing else names one.
+      DEFAULT_HOST = "puppet"
+      # The line #description gives, by source.
+      DESCRIPTIONS = {
+        config: "Puppet CA from plugin.choria.puppetca_host: %<list>s",
+        srv: "Puppet CA from SRV %<srv_name>s: %<list>s",
+        default: "Puppet CA: none configured and %<reason>s: using the default %<list>s"
+      }.freeze
 
-      # The location from a ChoriaNats::PluginSettings; `resolver` and `domain_lookup` as for BrokerList.
+      # The location a ChoriaNats::PluginSettings describes; `options` as for SrvLocator (resolver, domain_lookup).
       def self.from_settings(settings, **options)
-        port = settings.puppetca_port
-        host = settings.puppetca_host
-        new(middleware_hosts: host && "#{host}:#{port || DEFAULT_PORT}", port: port,
-            srv_domain: settings.srv_domain, use_srv: settings.use_srv?, nameserver: settings.srv_nameserver,
-            **options)
+        new(host: settings.puppetca_host, port: settings.puppetca_port, **srv_options(settings), **options)
       end
 
-      # port:: plugin.choria.puppetca_port, used with the default host too; the rest as for BrokerList.
-      def initialize(port: nil, **options)
+      # host:: plugin.choria.puppetca_host, or nil; port:: plugin.choria.puppetca_port, used with the
+      # default host too, or nil for 8140; the other keywords as for SrvLocator.
+      def initialize(host: nil, port: nil, **options)
         super(**options)
-        @port = port
+        @host = host
+        @port = port || DEFAULT_PORT
       end
 
-      # `[["host:port", "config"|"srv"|"default"]]`: only the first is used.
-      def servers
-        list = super
-        return list unless @source == :default && @port
+      private
 
-        found(:default, ["puppet:#{@port}"])
+      def configured_addresses
+        @host ? [address(@host)] : []
       end
 
-      # One line: the CA and where it came from.
-      def description
-        servers unless @source
-        list = @hosts.join(", ")
-        case @source
-        when :config then "Puppet CA from plugin.choria.puppetca_host: #{list}"
-        when :srv then "Puppet CA from SRV #{srv_name}: #{list}"
-        else "Puppet CA: none configured and #{default_reason}: using the default #{list}"
-        end
+      def default_addresses
+        [address(DEFAULT_HOST)]
+      end
+
+      # `host:port`, an IPv6 address in brackets.
+      def address(host)
+        host.include?(":") && !host.start_with?("[") ? "[#{host}]:#{@port}" : "#{host}:#{@port}"
       end
     end
 
@@ -105,14 +105,14 @@ module ChoriaNats
     # The signed certificate for `certname`, or nil while there is none (404).
     def certificate(certname)
       path = "#{PREFIX}/certificate/#{escape(certname)}"
-      body = found(path)
+      body = body_unless_missing(path)
       body && certificate_from(body, path)
     end
 
     # The pending request for `certname` (an OpenSSL::X509::Request), or nil (404).
     def certificate_request(certname)
       path = "#{PREFIX}/certificate_request/#{escape(certname)}"
-      body = found(path)
+      body = body_unless_missing(path)
       body && OpenSSL::X509::Request.new(body)
     rescue OpenSSL::X509::RequestError
       raise CertificateRequestError, "The Puppet CA #{self} answered GET #{path} with something that is not a PEM " \
@@ -130,7 +130,7 @@ module ChoriaNats
     private
 
     # The body of GET `path`, or nil when the CA answers 404 (nothing there yet).
-    def found(path)
+    def body_unless_missing(path)
       response = request(:get, path)
       return nil if response.code == "404"
 

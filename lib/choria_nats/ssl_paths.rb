@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 require "etc"
-require "open3"
+require_relative "bounded_command"
 require_relative "errors"
 
 module ChoriaNats
@@ -18,8 +18,10 @@ module ChoriaNats
     attr_reader :ssl_dir
     # @return [String] the certificate name
     attr_reader :certname
+    # @return [String] how the certname was chosen, for diagnostics
+    attr_reader :certname_reason
     # @return [String] how the SSL dir was chosen, for logs and diagnostics
-    attr_reader :reason
+    attr_reader :ssl_dir_reason
 
     # uid, user, home, env:: the process' identity; ssldir:: plugin.choria.ssldir;
     # puppet_ssldir:: callable asking Puppet for its ssldir (nil when no Puppet).
@@ -27,8 +29,8 @@ module ChoriaNats
     def initialize(identity:, ssldir: nil, uid: Process.uid, user: nil, home: nil, env: ENV,
                    puppet_ssldir: method(:ask_puppet))
       @root = uid.zero?
-      @certname = env["MCOLLECTIVE_CERTNAME"] || (@root ? identity : "#{user || user_name(uid, env)}.mcollective")
-      @ssl_dir, @reason = choose_dir(ssldir, home || env["HOME"], puppet_ssldir)
+      @certname, @certname_reason = choose_certname(identity, user, uid, env)
+      @ssl_dir, @ssl_dir_reason = choose_dir(ssldir, home || env["HOME"], puppet_ssldir)
     end
 
     # Whether these are the daemon's (root's) paths.
@@ -57,6 +59,14 @@ module ChoriaNats
     end
 
     private
+
+    def choose_certname(identity, user, uid, env)
+      return [env["MCOLLECTIVE_CERTNAME"], "from MCOLLECTIVE_CERTNAME"] if env["MCOLLECTIVE_CERTNAME"]
+      return [identity, "the identity, as root runs the daemon"] if root?
+
+      user ||= user_name(uid, env)
+      ["#{user}.mcollective", "<user>.mcollective, for the user #{user}"]
+    end
 
     def choose_dir(override, home, puppet_ssldir)
       return [override, "plugin.choria.ssldir"] if override && !override.empty?
@@ -90,11 +100,7 @@ module ChoriaNats
 
     # Puppet's own ssldir (Debian's puppet: /var/lib/puppet/ssl), or nil.
     def ask_puppet
-      out, status = Open3.capture2("timeout", PUPPET_TIMEOUT.to_s, "puppet", "config", "print", "ssldir",
-                                   err: File::NULL)
-      status.success? ? out.strip : nil
-    rescue SystemCallError
-      nil
+      BoundedCommand.output(%w[puppet config print ssldir], PUPPET_TIMEOUT)&.strip
     end
   end
 end

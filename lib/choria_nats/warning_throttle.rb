@@ -12,9 +12,9 @@ module ChoriaNats
       @suppressed = 0
     end
 
-    # The number of warnings held back since the last one let through, when
-    # this one may pass; nil (and counted) when it may not.
-    def pass
+    # When this warning may go out: the number held back since the last one let through.
+    # nil (and counted) when it may not.
+    def let_through
       now = @clock.call
       if @last && now - @last < @interval
         @suppressed += 1

@@ -176,6 +176,28 @@ RSpec.describe ChoriaNats::BrokerList do
     end
   end
 
+  describe ".from_settings" do
+    def from(conf)
+      settings = ChoriaNats::PluginSettings.new(conf, env: {})
+      described_class.from_settings(settings, resolver: resolver, domain_lookup: domain_lookup)
+    end
+
+    it "takes the brokers from plugin.choria.middleware_hosts" do
+      expect(from("choria.middleware_hosts" => "h1, h2:4223").servers).to eq([%w[h1:4222 config], %w[h2:4223 config]])
+    end
+
+    it "takes the SRV domain, the nameserver and the SRV switch from their plugin.choria settings" do
+      records["_mcollective-server._tcp.example.org"] = [["n.example.org", 4222, 0, 0]]
+      conf = { "choria.srv_domain" => "example.org", "choria.srv_nameserver" => "127.0.0.1:5353" }
+      expect(from(conf).servers).to eq([%w[n.example.org:4222 srv]])
+      expect(calls).to eq([[["_mcollective-server._tcp.example.org"], "127.0.0.1:5353"]])
+      expect(domain_calls).to be_empty
+
+      expect(from(conf.merge("choria.use_srv_records" => "no")).servers).to eq([%w[puppet:4222 default]])
+      expect(calls.size).to eq(1)
+    end
+  end
+
   describe "#srv_names, looked up again while connecting fails" do
     it "names both SRV services of the domain when SRV gave or could give the brokers" do
       brokers = list
@@ -196,20 +218,6 @@ RSpec.describe ChoriaNats::BrokerList do
     it "resolves with ChoriaNats.srv_lookup and rejects a bad nameserver before any lookup" do
       brokers = described_class.new(srv_domain: "example.net", nameserver: "not-an-address")
       expect { brokers.servers }.to raise_error(ChoriaNats::ConfigurationError, /IP:PORT/)
-    end
-
-    it "asks facter for the domain within a bounded time, and gives nil when it cannot" do
-      expect(described_class.run_bounded(["sh", "-c", "echo example.net"], 5)).to eq("example.net\n")
-      expect(described_class.run_bounded(["sh", "-c", "exit 3"], 5)).to be_nil
-      expect(described_class.run_bounded(["/nonexistent/facter"], 5)).to be_nil
-      started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
-      expect(described_class.run_bounded(%w[sleep 30], 0.3)).to be_nil
-      expect(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started).to be < 5
-    end
-
-    it "turns facter's empty answer into nil", bounded: 30 do
-      domain = described_class.facter_domain
-      expect(domain).to be_nil.or(match(/\A[^\s]+\z/))
     end
   end
 end

@@ -33,6 +33,23 @@ RSpec.describe ChoriaNats::ConfigFile do
                                     "choria.srv_domain" => "example.org")
   end
 
+  it "adds up the libdir lines in the order written, and refuses a relative one only when asked for them" do
+    config = described_class.new(write("server.cfg", "# libdir = /commented\nlibdir = /opt/a:/opt/b\nlibdir=/more\n"))
+    expect(config.libdirs).to eq(%w[/opt/a /opt/b /more])
+
+    relative = described_class.new(write("client.cfg", "identity = n1\nlibdir = /opt/a:plugins\n"))
+    expect(relative.identity).to eq("n1")
+    expect { relative.libdirs }
+      .to raise_error(ChoriaNats::ConfigurationError, "#{@dir}/client.cfg: libdir plugins is not an absolute path")
+  end
+
+  it "leaves plugin.d alone when told to" do
+    FileUtils.mkdir_p(File.join(@dir, "plugin.d"))
+    File.write(File.join(@dir, "plugin.d", "choria.cfg"), "srv_domain = example.org\n")
+    config = described_class.new(write("server.cfg", "plugin.nats.user = mco\n"), plugin_dir: false)
+    expect(config.pluginconf).to eq("nats.user" => "mco")
+  end
+
   it "takes the host name as identity when none is set" do
     expect(described_class.new(write("server.cfg", "connector = nats\n")).identity).to eq(Socket.gethostname)
   end

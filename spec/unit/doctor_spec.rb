@@ -25,12 +25,11 @@ RSpec.describe ChoriaNats::Doctor do
 
   def doctor(pluginconf, records: {}, config_problem: nil)
     out = StringIO.new
-    brokers = ChoriaNats::BrokerList.new(
-      middleware_hosts: pluginconf["choria.middleware_hosts"],
-      use_srv: pluginconf["choria.use_srv_records"] != "false",
+    conf = { "choria.ssldir" => @dir }.merge(pluginconf)
+    brokers = ChoriaNats::BrokerList.from_settings(
+      ChoriaNats::PluginSettings.new(conf, env: {}),
       resolver: ->(names, _ns) { records.fetch(names.first, []) }, domain_lookup: -> { "example.net" }
     )
-    conf = { "choria.ssldir" => @dir }.merge(pluginconf)
     env = { "MCOLLECTIVE_CERTNAME" => "client.example.net" }
     status = described_class.new(identity: "node1.example.net", pluginconf: conf, out: out, env: env,
                                  connector: connector, broker_list: brokers, config_file: "/etc/server.cfg",

@@ -220,7 +220,14 @@ RSpec.describe ChoriaNats::PluginInstaller do
     end
   end
 
-  describe ".default_libdir" do
+  describe ".from_config" do
+    # [the libdir the installer writes into, the config it says that libdir came from]
+    def default_libdir(config_files:)
+      said = StringIO.new
+      installer = described_class.from_config(config_files: config_files, out: said)
+      [installer.libdir, said.string[/\Alibdir #{Regexp.escape(installer.libdir)} \(from (.*)\)\n\z/, 1]]
+    end
+
     def config(name, text)
       path = File.join(root, "etc", name)
       FileUtils.mkdir_p(File.dirname(path))
@@ -233,21 +240,20 @@ RSpec.describe ChoriaNats::PluginInstaller do
                                     "libdir=/more\n")
       client = config("client.cfg", "libdir = /client\n")
 
-      expect(described_class.default_libdir(config_files: [File.join(root, "missing.cfg"), server, client]))
+      expect(default_libdir(config_files: [File.join(root, "missing.cfg"), server, client]))
         .to eq(["/opt/plugins", server])
-      expect(described_class::ConfigLookup.configured_libdirs(config_files: [server]))
-        .to eq([["/opt/plugins", "/usr/share/x", "/more"], server])
+      expect(ChoriaNats::ConfigFile.naming_libdir([server]).libdirs).to eq(["/opt/plugins", "/usr/share/x", "/more"])
     end
 
     it "falls back to the client config when the server config names no libdir" do
       server = config("server.cfg", "identity = x\n")
       client = config("client.cfg", "libdir   =   /client/plugins   \n")
 
-      expect(described_class.default_libdir(config_files: [server, client])).to eq(["/client/plugins", client])
+      expect(default_libdir(config_files: [server, client])).to eq(["/client/plugins", client])
     end
 
     it "says what it looked for when there is no config" do
-      expect { described_class.default_libdir(config_files: ["/nonexistent/server.cfg"]) }
+      expect { default_libdir(config_files: ["/nonexistent/server.cfg"]) }
         .to raise_error(ChoriaNats::ConfigurationError,
                         %r{no MCollective config found \(looked for /nonexistent/server.cfg\): pass --libdir DIR})
     end
@@ -257,9 +263,9 @@ RSpec.describe ChoriaNats::PluginInstaller do
       unreadable = File.join(root, "etc", "client.cfg")
       FileUtils.mkdir_p(unreadable) # a folder: exists, cannot be read as a config (also as root)
 
-      expect { described_class.default_libdir(config_files: [server, unreadable]) }
+      expect { default_libdir(config_files: [server, unreadable]) }
         .to raise_error(ChoriaNats::ConfigurationError, /#{server} names no libdir; cannot read #{unreadable}/)
-      expect { described_class.default_libdir(config_files: [unreadable]) }
+      expect { default_libdir(config_files: [unreadable]) }
         .to raise_error(ChoriaNats::ConfigurationError, /cannot read #{unreadable} \(run as root\?\)/)
     end
 
@@ -268,17 +274,24 @@ RSpec.describe ChoriaNats::PluginInstaller do
       latin1 = config("client.cfg", "libdir = /opt/plugins\n# f\xFCr Knoten\n".b)
 
       ChoriaNats::TestSupport::ExternalEncoding.with(Encoding::US_ASCII) do
-        expect(described_class.default_libdir(config_files: [server])).to eq(["/opt/plugins", server])
-        expect { described_class.default_libdir(config_files: [latin1]) }
+        expect(default_libdir(config_files: [server])).to eq(["/opt/plugins", server])
+        expect { default_libdir(config_files: [latin1]) }
           .to raise_error(ChoriaNats::ConfigurationError,
                           /\AThe MCollective config #{latin1} is not UTF-8 text: line 2 /)
       end
     end
 
+    it "reads the config itself, not the plugin.d folder beside it" do
+      server = config("server.cfg", "libdir = /opt/plugins\n")
+      config("plugin.d/choria.cfg", "# f\xFCr Knoten\n".b)
+
+      expect(default_libdir(config_files: [server])).to eq(["/opt/plugins", server])
+    end
+
     it "refuses a relative libdir, as MCollective does" do
       server = config("server.cfg", "libdir = plugins\n")
 
-      expect { described_class.default_libdir(config_files: [server]) }
+      expect { default_libdir(config_files: [server]) }
         .to raise_error(ChoriaNats::ConfigurationError, /libdir plugins is not an absolute path/)
     end
   end

@@ -55,6 +55,19 @@ RSpec.describe ChoriaNats::PuppetCA do
       expect(location("choria.use_srv_records" => "false").servers).to eq([%w[puppet:8140 default]])
     end
 
+    it "puts an IPv6 address in brackets" do
+      expect(location("choria.puppetca_host" => "fd00::1").servers).to eq([%w[[fd00::1]:8140 config]])
+      expect(location("choria.puppetca_host" => "[fd00::1]", "choria.puppetca_port" => "8141").servers)
+        .to eq([%w[[fd00::1]:8141 config]])
+    end
+
+    it "is a locator of its own, not a broker list" do
+      expect(described_class.ancestors).to include(ChoriaNats::SrvLocator)
+      expect(described_class.ancestors).not_to include(ChoriaNats::BrokerList)
+      expect(described_class.new(host: "ca.example.net", port: 8141, resolver: resolver).servers)
+        .to eq([%w[ca.example.net:8141 config]])
+    end
+
     it "refuses a port that is not one" do
       expect { location("choria.puppetca_port" => "http").servers }
         .to raise_error(ChoriaNats::ConfigurationError, 'plugin.choria.puppetca_port must be a port number, not "http"')

@@ -10,6 +10,7 @@ RSpec.describe ChoriaNats::SSLPaths do
                                 puppet_ssldir: no_puppet)
     expect(paths).not_to be_root
     expect(paths.certname).to eq("rip.mcollective")
+    expect(paths.certname_reason).to eq("<user>.mcollective, for the user rip")
     expect(paths.ca_file).to eq("/home/rip/.puppetlabs/etc/puppet/ssl/certs/ca.pem")
     expect(paths.cert_file).to eq("/home/rip/.puppetlabs/etc/puppet/ssl/certs/rip.mcollective.pem")
     expect(paths.key_file).to eq("/home/rip/.puppetlabs/etc/puppet/ssl/private_keys/rip.mcollective.pem")
@@ -19,6 +20,7 @@ RSpec.describe ChoriaNats::SSLPaths do
     paths = described_class.new(identity: "node1.example.net", uid: 0, env: { "USER" => "root" },
                                 home: "/root", puppet_ssldir: -> { "/var/lib/puppet/ssl" })
     expect(paths.certname).to eq("node1.example.net")
+    expect(paths.certname_reason).to eq("the identity, as root runs the daemon")
     expected_dir = File.directory?(described_class::AIO_SSLDIR) ? described_class::AIO_SSLDIR : "/var/lib/puppet/ssl"
     expect(paths.ssl_dir).to eq(expected_dir)
   end
@@ -29,14 +31,36 @@ RSpec.describe ChoriaNats::SSLPaths do
                                                                                                 "/var/lib/puppet/ssl"
                                                                                               })
     expect(paths.ssl_dir).to eq("/var/lib/puppet/ssl")
-    expect(paths.reason).to eq("`puppet config print ssldir`")
+    expect(paths.ssl_dir_reason).to eq("`puppet config print ssldir`")
+  end
+
+  it "runs `puppet config print ssldir` by default, and takes a dir only from one that succeeds" do
+    skip "the AIO SSL dir exists on this machine" if File.directory?(described_class::AIO_SSLDIR)
+    Dir.mktmpdir("choria-nats-puppet") do |bin|
+      puppet = File.join(bin, "puppet")
+      File.write(puppet, "#!/bin/sh\n[ \"$*\" = 'config print ssldir' ] && echo /srv/puppet/ssl\n")
+      File.chmod(0o755, puppet)
+      path = ENV.fetch("PATH", nil)
+      begin
+        ENV["PATH"] = "#{bin}:#{path}"
+        paths = described_class.new(identity: "n", uid: 0, env: {})
+        expect([paths.ssl_dir, paths.ssl_dir_reason]).to eq(["/srv/puppet/ssl", "`puppet config print ssldir`"])
+
+        File.write(puppet, "#!/bin/sh\necho /srv/puppet/ssl; exit 1\n")
+        expect(described_class.new(identity: "n", uid: 0, env: {}).ssl_dir_reason)
+          .to eq("the Puppet AIO SSL dir (no Puppet installed to ask)")
+      ensure
+        ENV["PATH"] = path
+      end
+    end
   end
 
   it "lets MCOLLECTIVE_CERTNAME and plugin.choria.ssldir override" do
     paths = described_class.new(identity: "node1", ssldir: "/srv/ssl", uid: 1000, user: "rip", home: "/home/rip",
                                 env: { "MCOLLECTIVE_CERTNAME" => "ops.mcollective" }, puppet_ssldir: no_puppet)
     expect(paths.cert_file).to eq("/srv/ssl/certs/ops.mcollective.pem")
-    expect(paths.reason).to eq("plugin.choria.ssldir")
+    expect(paths.certname_reason).to eq("from MCOLLECTIVE_CERTNAME")
+    expect(paths.ssl_dir_reason).to eq("plugin.choria.ssldir")
   end
 
   it "tells a user without HOME what to set, in one line" do

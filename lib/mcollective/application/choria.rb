@@ -43,6 +43,7 @@ module MCollective
         raise "Give a command: mco choria #{COMMANDS.join(' | ')} (mco help choria)"
       end
 
+      # Runs the command and exits with its status.
       def main
         $stdout.sync = true # progress lines show as they happen, in order with errors
         exit(send(configuration[:command]))
