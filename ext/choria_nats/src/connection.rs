@@ -275,3 +275,79 @@ pub fn outgoing_full(subject: &str, connection: &Connection) -> Failure {
         connection.state_description()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn settings(server: &str) -> Settings {
+        Settings::new(
+            vec![(server.to_string(), "config".to_string())],
+            PathBuf::from("/nonexistent/ca.pem"),
+            PathBuf::from("/nonexistent/cert.pem"),
+            PathBuf::from("/nonexistent/key.pem"),
+        )
+    }
+
+    fn connection() -> Connection {
+        Connection::new(settings("127.0.0.1:4222")).expect("a valid server")
+    }
+
+    #[test]
+    fn refuses_a_server_address_it_cannot_dial() {
+        let failure = Connection::new(settings("nats1 example net"))
+            .err()
+            .expect("refused");
+        assert_eq!(failure.kind, Category::Configuration);
+        assert!(
+            failure.message.starts_with("invalid NATS server address"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn before_connect_it_asks_for_connect_and_reports_nothing_running() {
+        let connection = connection();
+        assert_eq!(connection.needs_connect(), Ok(true));
+        assert_eq!(
+            connection.require_running().err(),
+            Some(Failure::connection(
+                "Not connected to NATS: call connect first"
+            ))
+        );
+        assert!(!connection.is_connected() && !connection.is_closed());
+        assert_eq!(connection.connected_server(), None);
+        assert_eq!(connection.state_description(), "not connected");
+        assert_eq!(connection.stats(), Stats::default());
+    }
+
+    #[test]
+    fn once_closed_it_refuses_to_connect_or_run_and_closes_only_once() {
+        let connection = connection();
+        assert!(connection.begin_close().is_none(), "nothing ran");
+        assert!(connection.is_closed());
+        let closed = Failure::connection("The NATS connection is closed: make a new one");
+        assert_eq!(connection.needs_connect(), Err(closed.clone()));
+        assert_eq!(connection.require_running().err(), Some(closed));
+        assert!(connection.begin_close().is_none());
+        assert!(
+            connection.logs().take().is_empty(),
+            "no close line without a connection"
+        );
+    }
+
+    #[test]
+    fn stats_count_the_reconnects_and_the_drops_of_the_shared_state_while_not_running() {
+        let connection = connection();
+        for _ in 0..3 {
+            connection.shared.on_event(async_nats::Event::Connected);
+        }
+        connection
+            .shared
+            .on_event(async_nats::Event::SlowConsumer(1));
+        let stats = connection.stats();
+        assert_eq!((stats.reconnects, stats.dropped), (2, 1));
+    }
+}
