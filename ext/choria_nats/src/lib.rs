@@ -3,6 +3,7 @@
 //! `ChoriaNats::Connection`. `ruby_api` holds everything Ruby sees; the other
 //! modules are the core, which knows nothing of Ruby.
 
+pub mod address;
 pub mod backoff;
 mod cert_check;
 pub mod connect;

@@ -3,7 +3,7 @@
 //! back to itself.
 #![no_main]
 
-use choria_nats::server_pool::parse_address;
+use choria_nats::address::parse_address;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,6 +2,7 @@
 //! helper that leaves the GVL. The core (the rest of the crate) knows nothing
 //! of magnus.
 
+mod address;
 mod args;
 mod connection;
 mod envelope;
@@ -16,6 +17,7 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     let module = ruby.define_module("ChoriaNats")?;
     module.const_set("NATIVE_VERSION", env!("CARGO_PKG_VERSION"))?;
     module.const_set("NATS_CLIENT", crate::NATS_CLIENT)?;
+    address::define(module)?;
     srv::define(module)?;
     crate::cert_check::define(ruby, module)?;
     envelope::define(module)?;
