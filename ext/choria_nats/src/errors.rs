@@ -23,7 +23,7 @@ pub enum Category {
     Internal,
 }
 
-/// The former name of [`Category`], still used by `tls.rs`.
+/// `tls.rs` names [`Category`] `Kind`; the two names are one type.
 pub use Category as Kind;
 
 /// A failure with the sentence an operator reads.
