@@ -1,4 +1,4 @@
-//! `server_pool::parse_address` on any text: it returns an error or an address
+//! `address::parse_address` on any text: it returns an error or an address
 //! with a host and the port its `host:port` label names, and the label parses
 //! back to itself.
 #![no_main]
