@@ -267,13 +267,20 @@ pub fn publish_failure(
     }
 }
 
-/// Why a full outgoing buffer stopped a publish, for the timeout's message.
-pub fn outgoing_full(subject: &str, connection: &Connection) -> Failure {
+/// Why a publish gave up waiting: `why` says for what.
+pub fn publish_timeout(subject: &str, connection: &Connection, why: &str) -> Failure {
     Failure::timeout(format!(
-        "Could not publish to {subject} within {:.1}s: the outgoing buffer of {OUTGOING_BUFFER} messages is full ({}); the message was not sent",
+        "Could not publish to {subject} within {:.1}s: {why}; the message was not sent",
         connection.settings.publish_timeout.as_secs_f64(),
-        connection.state_description()
     ))
+}
+
+/// What a publish waits for when async-nats' outgoing buffer is full.
+pub fn outgoing_full(connection: &Connection) -> String {
+    format!(
+        "the outgoing buffer of {OUTGOING_BUFFER} messages is full ({})",
+        connection.state_description()
+    )
 }
 
 #[cfg(test)]
@@ -349,5 +356,15 @@ mod tests {
             .on_event(async_nats::Event::SlowConsumer(1));
         let stats = connection.stats();
         assert_eq!((stats.reconnects, stats.dropped), (2, 1));
+    }
+
+    #[test]
+    fn a_publish_that_times_out_says_what_it_waited_for_and_that_nothing_was_sent() {
+        let connection = connection();
+        let why = outgoing_full(&connection);
+        assert_eq!(
+            publish_timeout("cmd.reply", &connection, &why).message,
+            "Could not publish to cmd.reply within 5.0s: the outgoing buffer of 2048 messages is full (not connected); the message was not sent"
+        );
     }
 }

@@ -8,7 +8,9 @@ use super::args::{arity_error, not_utf8, seconds_arg};
 use super::errors::{exception, IntoException};
 use super::nogvl::{wait_for, Logs, Waited};
 use crate::connect;
-use crate::connection::{self as core, outgoing_full, publish_failure, publish_one, Running};
+use crate::connection::{
+    self as core, outgoing_full, publish_failure, publish_one, publish_timeout, Running,
+};
 use crate::errors::{Category, Failure};
 use crate::outgoing_blocks::Part;
 use crate::runtime::NatsRuntime;
@@ -197,7 +199,10 @@ impl Connection {
             )? {
                 Waited::Done(result) => result,
                 Waited::TimedOut => {
-                    return Err(outgoing_full(&subject_name(), &rb_self).into_exception(ruby))
+                    let why = outgoing_full(&rb_self);
+                    return Err(
+                        publish_timeout(&subject_name(), &rb_self, &why).into_exception(ruby)
+                    );
                 }
             },
         };
@@ -224,13 +229,9 @@ impl Connection {
             ready,
         )? {
             Waited::Done(()) => Ok(()),
-            Waited::TimedOut => Err(Failure::timeout(format!(
-                "Could not publish to {} within {:.1}s: {}; the message was not sent",
-                subject_name(),
-                rb_self.settings.publish_timeout.as_secs_f64(),
-                why()
-            ))
-            .into_exception(ruby)),
+            Waited::TimedOut => {
+                Err(publish_timeout(&subject_name(), &rb_self, &why()).into_exception(ruby))
+            }
         }
     }
 
