@@ -48,16 +48,9 @@ module ChoriaNats
     end
 
     # `host:port` with the default port when none is given; bare IPv6 addresses get brackets; an entry
-    # with credentials is refused.
+    # with credentials is refused (the native `ChoriaNats.broker_address`, which the connection shares).
     def with_port(host)
-      refuse_credentials(host) if host.include?("@")
-      host = host.sub(%r{\A(?:nats|tls)://}, "")
-      host = host.delete_suffix(":") if host.count(":") == 1 || host.end_with?("]:")
-      case host
-      when /\A\[[^\]]*\]\z/, /\A[^:]+\z/ then "#{host}:#{self.class::DEFAULT_PORT}"
-      when /\A[^\[\]]*:[^\[\]]*:[^\[\]]*\z/ then "[#{host}]:#{self.class::DEFAULT_PORT}"
-      else host
-      end
+      ChoriaNats.broker_address(host, self.class::DEFAULT_PORT, "plugin.choria.middleware_hosts")
     end
 
     # A password in the broker list would be repeated in every message and log line that names the

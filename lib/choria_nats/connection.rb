@@ -2,7 +2,7 @@
 
 module ChoriaNats
   # A verified-TLS NATS connection. The class and its I/O methods are native
-  # (see ext/choria_nats/src/connection.rs); this file adds the keyword-argument
+  # (see ext/choria_nats/src/ruby_api/connection.rs); this file adds the keyword-argument
   # constructor, logging and a safe #inspect.
   #
   #   conn = ChoriaNats::Connection.connect(servers: ["nats1:4222"], ca_file: ca,

@@ -3,7 +3,7 @@
 //!
 //! Each node has its own verified-TLS NATS connection, made by this crate's
 //! own code: `Settings` (with `InitialRetry::Forever`, as the daemon runs),
-//! `ServerPool`, `Link` and `connect::initial`, so its reconnects go through
+//! `ServerPool`, `Shared` and `connect::initial`, so its reconnects go through
 //! the gem's reconnect callback and back-off policy, not a copy of them.
 //! `--policy baseline` gives each node a bare async-nats client with the same
 //! TLS setup and async-nats' default reconnect policy instead.
@@ -38,9 +38,9 @@
 use async_nats::{Client, ConnectOptions, Event, Server};
 use choria_nats::backoff::FailureKind;
 use choria_nats::connect;
-use choria_nats::link::Link;
 use choria_nats::server_pool::ServerPool;
 use choria_nats::settings::{InitialRetry, Settings};
+use choria_nats::shared::Shared;
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
@@ -210,7 +210,7 @@ struct Fleet {
     replies: AtomicU32,
     replies_sent: AtomicU64,
     /// Failed reconnect attempts since `mark` by kind, for the baseline (the
-    /// gem's own `Link`s count theirs).
+    /// gem's own `Shared`s count theirs).
     baseline_failures: [AtomicU64; 3],
     /// async-nats' client errors since `mark`, by text.
     client_errors: Mutex<BTreeMap<String, u64>>,
@@ -330,9 +330,9 @@ async fn start_node(
     node: usize,
     args: Arc<Args>,
     fleet: Arc<Fleet>,
-) -> Result<(Client, Option<Arc<Link>>)> {
+) -> Result<(Client, Option<Arc<Shared>>)> {
     let name = identity(node);
-    let (client, link) = match args.policy {
+    let (client, shared) = match args.policy {
         Policy::Choria => {
             let mut settings = Settings::new(
                 vec![(args.server.clone(), "config".to_string())],
@@ -356,13 +356,13 @@ async fn start_node(
             }
             let pool = ServerPool::new(&settings.servers, settings.randomize, &mut rand::rng())
                 .map_err(|f| f.to_string())?;
-            let link = Link::new(pool, settings.backoff);
+            let shared = Shared::new(pool, settings.backoff);
             let observed = Arc::clone(&fleet);
-            link.observe(Box::new(move |event| observed.on_event(node, event)));
-            let connected = connect::initial(&settings, &link)
+            shared.observe(Box::new(move |event| observed.on_event(node, event)));
+            let connected = connect::initial(&settings, &shared)
                 .await
                 .map_err(|f| format!("{name}: {f}"))?;
-            (connected.client, Some(link))
+            (connected.client, Some(shared))
         }
         Policy::Baseline => {
             let events = Arc::clone(&fleet);
@@ -431,7 +431,7 @@ async fn start_node(
             }
         }
     });
-    Ok((client, link))
+    Ok((client, shared))
 }
 
 fn times_json(fleet: &Fleet) -> String {
@@ -446,7 +446,7 @@ fn times_json(fleet: &Fleet) -> String {
     format!("[{}]", times.join(","))
 }
 
-fn failures_json(fleet: &Fleet, links: &[Arc<Link>], before: &[u64; 3]) -> String {
+fn failures_json(fleet: &Fleet, links: &[Arc<Shared>], before: &[u64; 3]) -> String {
     let parts: Vec<String> = FailureKind::ALL
         .iter()
         .map(|kind| {
@@ -497,11 +497,11 @@ async fn serve(args: Arc<Args>) -> Result<()> {
         });
     }
     let mut clients: Vec<Option<Client>> = vec![None; args.nodes];
-    let mut links: Vec<Arc<Link>> = Vec::new();
+    let mut links: Vec<Arc<Shared>> = Vec::new();
     while let Some(done) = starting.join_next().await {
-        let (node, (client, link)) = done.map_err(|e| format!("a node task failed: {e}"))??;
+        let (node, (client, shared)) = done.map_err(|e| format!("a node task failed: {e}"))??;
         clients[node] = Some(client);
-        links.extend(link);
+        links.extend(shared);
     }
     let clients: Vec<Client> = clients.into_iter().flatten().collect();
     emit(&format!(

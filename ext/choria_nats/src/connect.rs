@@ -2,10 +2,10 @@
 //! one round over the pool, or retries with back-off until a deadline or for
 //! ever, each failure explained with the server it concerns.
 
-use crate::errors::{Failure, Kind};
-use crate::link::Link;
+use crate::errors::{Category, Failure};
 use crate::log_queue::Level;
 use crate::settings::{InitialRetry, Settings};
+use crate::shared::Shared;
 use crate::tls::explain_connect_error;
 use async_nats::{Client, ConnectError, ConnectErrorKind, ConnectOptions, ServerAddr};
 use futures_util::FutureExt;
@@ -13,6 +13,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::oneshot;
+
+/// Messages async-nats buffers for sending (its default `client_capacity`),
+/// also while reconnecting: a small bound, since replies hours old are worthless.
+pub const OUTGOING_BUFFER: usize = 2048;
 
 /// async-nats' own per-subscription buffer. The forwarding tasks empty it as
 /// fast as messages arrive; the receive queue holds the backlog.
@@ -23,24 +27,24 @@ const SUBSCRIPTION_BUFFER: usize = 65_536;
 /// the task ends, for whatever reason, a panic included.
 fn options(
     settings: &Settings,
-    link: &Arc<Link>,
+    shared: &Arc<Shared>,
     ended: oneshot::Sender<()>,
 ) -> Result<ConnectOptions, Failure> {
-    let events = Arc::clone(link);
-    let chooser = Arc::clone(link);
+    let events = Arc::clone(shared);
+    let chooser = Arc::clone(shared);
     let mut options = ConnectOptions::new()
         .require_tls(true)
         // Members announced in the INFO that precedes TLS are unauthenticated:
         // dialling them would let anyone on the path choose the broker, or
         // (with a ws:// address) turn TLS off. The pool comes from
-        // configuration and SRV only; `Link::note_announced` logs the rest.
+        // configuration and SRV only; `Shared::note_announced` logs the rest.
         .ignore_discovered_servers()
         .add_root_certificates(settings.files.ca.clone())
         .add_client_certificate(settings.files.cert.clone(), settings.files.key.clone())
         .connection_timeout(settings.connect_timeout)
         .ping_interval(settings.ping_interval)
         .subscription_capacity(SUBSCRIPTION_BUFFER)
-        .client_capacity(crate::connection::OUTGOING_BUFFER)
+        .client_capacity(OUTGOING_BUFFER)
         .max_reconnects(None)
         .event_callback(move |event| {
             events.on_event(event);
@@ -72,7 +76,7 @@ fn summarize(failures: &[(String, Failure)], gave_up: &str) -> Failure {
     }
     let kind = match failures.first() {
         Some((_, first)) if failures.iter().all(|(_, f)| f.kind == first.kind) => first.kind,
-        _ => Kind::Connection,
+        _ => Category::Connection,
     };
     let detail = failures
         .iter()
@@ -93,7 +97,7 @@ const SRV_REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 /// Looks the SRV records up again after a failed round (DNS may
 /// not have been ready, or the brokers moved); new servers join the pool.
-async fn refresh_srv(settings: &Settings, link: &Arc<Link>) {
+async fn refresh_srv(settings: &Settings, shared: &Arc<Shared>) {
     if settings.srv_names.is_empty() {
         return;
     }
@@ -109,8 +113,8 @@ async fn refresh_srv(settings: &Settings, link: &Arc<Link>) {
                 .iter()
                 .map(|r| format!("{}:{}", r.host, r.port))
                 .collect();
-            match link.pool().refresh_srv(&specs) {
-                Ok(added) if !added.is_empty() => link.log(
+            match shared.pool().refresh_srv(&specs) {
+                Ok(added) if !added.is_empty() => shared.log(
                     Level::Info,
                     format!(
                         "SRV records now list {}: added to the server pool",
@@ -118,10 +122,12 @@ async fn refresh_srv(settings: &Settings, link: &Arc<Link>) {
                     ),
                 ),
                 Ok(_) => {}
-                Err(failure) => link.log(Level::Warn, format!("Ignoring an SRV record: {failure}")),
+                Err(failure) => {
+                    shared.log(Level::Warn, format!("Ignoring an SRV record: {failure}"))
+                }
             }
         }
-        Err(failure) => link.log(
+        Err(failure) => shared.log(
             Level::Debug,
             format!("Looking SRV records up again failed: {failure}"),
         ),
@@ -135,7 +141,7 @@ pub struct Connected {
 }
 
 /// Connects for the first time, as `settings.initial_retry` says.
-pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Connected, Failure> {
+pub async fn initial(settings: &Settings, shared: &Arc<Shared>) -> Result<Connected, Failure> {
     settings.files.check()?;
     let deadline = match settings.initial_retry {
         InitialRetry::For(limit) => Some(Instant::now() + limit),
@@ -145,7 +151,7 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Connected,
     let mut failures: Vec<(String, Failure)> = Vec::new();
     loop {
         let (target, addrs) = {
-            let mut pool = link.pool();
+            let mut pool = shared.pool();
             let target = pool.choose().clone();
             let addrs: Vec<ServerAddr> = pool.entries().iter().map(|e| e.addr.clone()).collect();
             (target, addrs)
@@ -153,7 +159,7 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Connected,
         let (alive, ended) = oneshot::channel();
         // async-nats panics on some malformed broker lines; here that is one
         // failed attempt, not the end of the connect.
-        let attempt = AssertUnwindSafe(options(settings, link, alive)?.connect(addrs))
+        let attempt = AssertUnwindSafe(options(settings, shared, alive)?.connect(addrs))
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| {
@@ -167,12 +173,12 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Connected,
             });
         match attempt {
             Ok(client) => {
-                link.pool().record_success();
-                link.log(
+                shared.pool().record_success();
+                shared.log(
                     Level::Info,
                     format!("Connected to NATS {}", target.describe()),
                 );
-                link.note_announced(&client.server_info());
+                shared.note_announced(&client.server_info());
                 return Ok(Connected { client, ended });
             }
             Err(error) => {
@@ -183,7 +189,7 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Connected,
                     settings.connect_timeout,
                 );
                 let (failures_in_a_row, pool_size) = {
-                    let mut pool = link.pool();
+                    let mut pool = shared.pool();
                     pool.record_failure(failure.message.clone());
                     (pool.consecutive_failures(), pool.len() as u32)
                 };
@@ -199,11 +205,11 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Connected,
                     if failures_in_a_row >= pool_size {
                         return Err(summarize(&failures, ""));
                     }
-                    link.log(level, failure.message);
+                    shared.log(level, failure.message);
                     continue;
                 }
                 if failures_in_a_row % pool_size == 0 {
-                    refresh_srv(settings, link).await;
+                    refresh_srv(settings, shared).await;
                 }
                 // The first round goes through the pool at once; then back off.
                 let delay = if failures_in_a_row < pool_size {
@@ -225,7 +231,7 @@ pub async fn initial(settings: &Settings, link: &Arc<Link>) -> Result<Connected,
                         ));
                     }
                 }
-                link.log(
+                shared.log(
                     level,
                     format!(
                         "{}; retrying in {:.1}s",

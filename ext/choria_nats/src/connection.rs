@@ -1,100 +1,237 @@
-//! `ChoriaNats::Connection`: one verified-TLS NATS connection, usable from
-//! several Ruby threads. Calls that must wait (connect, receive, flush, a
-//! publish that finds the outgoing buffer full) release the GVL and can be
-//! interrupted; calls that need not wait keep it, because releasing it costs
-//! more than the work.
+//! One verified-TLS NATS connection, as the Ruby class
+//! `ChoriaNats::Connection` (`ruby_api/connection.rs`) drives it: the
+//! settings, the state shared with the runtime, and what exists only while
+//! connected. Nothing here waits or knows Ruby; the Ruby side waits on the
+//! futures these methods hand it.
 
-use crate::connect;
-use crate::errors::{raise, Failure, Kind};
-use crate::link::Link;
-use crate::log_queue::LogQueue;
-use crate::outgoing_blocks::{OutgoingBlocks, Part};
+use crate::connect::{Connected, OUTGOING_BUFFER};
+use crate::errors::{Category, Failure};
+use crate::log_queue::{Level, LogQueue};
+use crate::outgoing_blocks::OutgoingBlocks;
 use crate::runtime::NatsRuntime;
 use crate::server_pool::ServerPool;
 use crate::session::Session;
 use crate::settings::Settings;
-use crate::wait::{wait_for, Waited};
+use crate::shared::Shared;
 use async_nats::client::{PublishError, PublishErrorKind};
 use async_nats::connection::State;
-use async_nats::{Client, Message, Subject};
+use async_nats::{Client, Subject};
 use bytes::Bytes;
-use futures_util::FutureExt;
-use magnus::{
-    function, method, prelude::*, typed_data::Obj, Error, RArray, RHash, RModule, RString, Ruby,
-    Value,
-};
-use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
-
-/// How long `close` waits for buffered messages to reach the broker.
-const CLOSE_FLUSH: Duration = Duration::from_secs(2);
-/// Messages async-nats buffers for sending (its default `client_capacity`),
-/// also while reconnecting: a small bound, since replies hours old are worthless.
-pub const OUTGOING_BUFFER: usize = 2048;
-/// How long `receive` polls an empty queue before it sleeps: longer than a
-/// request/reply round trip on loopback, and cheap next to the sleep and
-/// wake-up it saves (see `wait::poll_until`).
-const RECEIVE_SPIN: Duration = Duration::from_micros(300);
-/// Waits that are not expected to end soon go straight to sleep.
-const NO_SPIN: Duration = Duration::ZERO;
-/// `flush`'s deadline when none is given.
-const DEFAULT_FLUSH: Duration = Duration::from_secs(10);
 
 /// What exists only while connected.
-struct Live {
+pub struct Running {
     /// The client, its queue and subscriptions, and their supervisor.
-    session: Arc<Session>,
+    pub session: Arc<Session>,
     /// Where publish copies its subjects and payloads.
-    outgoing: OutgoingBlocks,
+    pub outgoing: OutgoingBlocks,
     /// Last, so the tasks above go first.
-    runtime: NatsRuntime,
+    pub runtime: NatsRuntime,
 }
 
-#[magnus::wrap(class = "ChoriaNats::Connection", free_immediately, size)]
 pub struct Connection {
-    settings: Settings,
-    link: Arc<Link>,
-    live: RwLock<Option<Arc<Live>>>,
+    pub settings: Settings,
+    pub shared: Arc<Shared>,
+    running: RwLock<Option<Arc<Running>>>,
     closed: AtomicBool,
+}
+
+/// The counters `stats` reports, over every client of the connection.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub reconnects: u64,
+    /// Messages dropped by the receive queue and by async-nats together.
+    pub dropped: u64,
+    pub queued: u64,
+    pub queued_bytes: u64,
+    pub outgoing_bytes: usize,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        let live = self
-            .live
+        let running = self
+            .running
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
-        if let Some(live) = live {
-            if live.runtime.forked_for_sure() {
+        if let Some(running) = running {
+            if running.runtime.forked_by_count_or_pid() {
                 // A child of the process that connected: nothing behind it runs.
-                std::mem::forget(live);
+                std::mem::forget(running);
             }
         }
     }
 }
 
-fn publish_failure(error: PublishError, subject: &str, size: usize, client: &Client) -> Failure {
-    match error.kind() {
-        PublishErrorKind::MaxPayloadExceeded => Failure::new(
-            Kind::Publish,
-            format!(
-                "The message for {subject} is {size} bytes, over the broker's max_payload of {} bytes: send less, or raise max_payload on the broker",
-                client.max_payload()
-            ),
-        ),
-        PublishErrorKind::InvalidSubject => {
-            Failure::new(Kind::Publish, format!("Cannot publish to the invalid NATS subject {subject:?}"))
+const CLOSED: &str = "The NATS connection is closed: make a new one";
+
+impl Connection {
+    /// Checks the settings' servers; does not connect.
+    pub fn new(settings: Settings) -> Result<Self, Failure> {
+        let pool = ServerPool::new(&settings.servers, settings.randomize, &mut rand::rng())?;
+        let shared = Shared::new(pool, settings.backoff);
+        Ok(Connection {
+            settings,
+            shared,
+            running: RwLock::new(None),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// What runs while connected, if anything does, even in a forked child.
+    pub fn running(&self) -> Option<Arc<Running>> {
+        self.running
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// What runs while connected, or why nothing usable does.
+    pub fn require_running(&self) -> Result<Arc<Running>, Failure> {
+        match self.running() {
+            Some(running) if running.runtime.forked_by_count() => Err(Failure::connection(
+                "This NATS connection belongs to the process that made it, before a fork: connect again in this process",
+            )),
+            Some(running) => Ok(running),
+            None if self.is_closed() => Err(Failure::connection(CLOSED)),
+            None => Err(Failure::connection("Not connected to NATS: call connect first")),
         }
-        PublishErrorKind::Send => Failure::connection(format!(
-            "Cannot publish to {subject}: the NATS connection has ended"
-        )),
+    }
+
+    pub fn logs(&self) -> &LogQueue {
+        &self.shared.logs
+    }
+
+    /// Whether `connect` has anything to do: false when already connected;
+    /// an error when closed, or connected in the process before a fork.
+    pub fn needs_connect(&self) -> Result<bool, Failure> {
+        if self.is_closed() {
+            return Err(Failure::connection(CLOSED));
+        }
+        if self.running().is_some() {
+            self.require_running()?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Starts the session of a connected client and keeps it with its runtime.
+    pub fn start(&self, connected: Connected, runtime: NatsRuntime) {
+        let session = Session::start(
+            connected,
+            &self.settings,
+            Arc::clone(&self.shared),
+            runtime.handle().clone(),
+        );
+        let running = Running {
+            session,
+            outgoing: OutgoingBlocks::default(),
+            runtime,
+        };
+        *self.running.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(running));
+    }
+
+    /// Marks the connection closed and hands back, once, what ran, for the
+    /// caller to flush (when [`Running::flush_on_close`] says so) and then
+    /// give to [`Connection::finish_close`]. None on a second close, before
+    /// any connect, and in a forked child, where nothing behind it runs.
+    pub fn begin_close(&self) -> Option<Arc<Running>> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let running = self
+            .running
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()?;
+        if running.runtime.forked_by_count_or_pid() {
+            std::mem::forget(running);
+            return None;
+        }
+        running.session.unsubscribe_all();
+        Some(running)
+    }
+
+    /// Ends every wait on the session and drops it with its runtime.
+    pub fn finish_close(&self, running: Arc<Running>) {
+        running.session.closed.send_replace(true);
+        self.shared.log(Level::Info, "Connection to NATS closed");
+        drop(running);
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.running().is_some_and(|running| {
+            !running.runtime.forked_by_count()
+                && !running.session.rebuilding()
+                && running.session.client().connection_state() == State::Connected
+        })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// `host:port` of the broker in use, when connected.
+    pub fn connected_server(&self) -> Option<String> {
+        self.is_connected()
+            .then(|| self.shared.pool().current().label.clone())
+    }
+
+    /// The state of the connection in the words of an error message.
+    pub fn state_description(&self) -> String {
+        match self
+            .running()
+            .map(|running| running.session.client().connection_state())
+        {
+            Some(State::Connected) => {
+                format!("connected to {}", self.shared.pool().current().describe())
+            }
+            Some(_) => "disconnected from NATS, reconnecting".to_string(),
+            None => "not connected".to_string(),
+        }
+    }
+
+    /// The counters; zero while not connected.
+    pub fn stats(&self) -> Stats {
+        let slow = self.shared.slow_consumer_drops.load(Ordering::Relaxed);
+        let reconnects = self.shared.connects().saturating_sub(1);
+        let Some(running) = self.running() else {
+            return Stats {
+                reconnects,
+                dropped: slow,
+                ..Stats::default()
+            };
+        };
+        let counters = running.session.counters();
+        let queue = &running.session.queue;
+        Stats {
+            in_msgs: counters.in_messages,
+            out_msgs: counters.out_messages,
+            in_bytes: counters.in_bytes,
+            out_bytes: counters.out_bytes,
+            reconnects,
+            dropped: queue.dropped() + slow,
+            queued: queue.len() as u64,
+            queued_bytes: queue.held_bytes() as u64,
+            outgoing_bytes: running.outgoing.outstanding(),
+        }
     }
 }
 
-async fn publish_one(
+impl Running {
+    /// Whether `close` should wait for buffered messages to reach the broker.
+    pub fn flush_on_close(&self) -> bool {
+        self.session.client().connection_state() == State::Connected
+    }
+}
+
+/// Sends one message through async-nats' outgoing buffer.
+pub async fn publish_one(
     client: &Client,
     subject: Subject,
     reply: Option<Subject>,
@@ -106,522 +243,128 @@ async fn publish_one(
     }
 }
 
-fn not_utf8(ruby: &Ruby, what: &str) -> Error {
-    Failure::new(
-        Kind::Publish,
-        format!("Cannot publish: the {what} is not valid UTF-8"),
-    )
-    .into_error(ruby)
-}
-
-/// Ruby's own message for a wrong number of arguments.
-fn arity_error(ruby: &Ruby, given: usize, expected: &str) -> Error {
-    Error::new(
-        ruby.exception_arg_error(),
-        format!("wrong number of arguments (given {given}, expected {expected})"),
-    )
-}
-
-/// The optional timeout argument in seconds: none or nil for none.
-fn seconds_arg(ruby: &Ruby, args: &[Value], what: &str) -> Result<Option<Duration>, Error> {
-    let value = match *args {
-        [] => return Ok(None),
-        [value] if value.is_nil() => return Ok(None),
-        [value] => f64::try_convert(value)?,
-        _ => return Err(arity_error(ruby, args.len(), "0..1")),
-    };
-    if value.is_finite() && value >= 0.0 {
-        Ok(Some(Duration::from_secs_f64(value)))
-    } else {
-        Err(Failure::config(format!(
-            "The {what} timeout must be a number of seconds, 0 or more, not {value}"
-        ))
-        .into_error(ruby))
-    }
-}
-
-impl Connection {
-    /// `Connection.new(options)`: checks the options; does not connect.
-    fn new(ruby: &Ruby, options: RHash) -> Result<Self, Error> {
-        let settings = crate::ruby_api::settings::from_hash(ruby, options).map_err(raise(ruby))?;
-        let pool = ServerPool::new(&settings.servers, settings.randomize, &mut rand::rng())
-            .map_err(raise(ruby))?;
-        let link = Link::new(pool, settings.backoff);
-        Ok(Connection {
-            settings,
-            link,
-            live: RwLock::new(None),
-            closed: AtomicBool::new(false),
-        })
-    }
-
-    fn current(&self) -> Option<Arc<Live>> {
-        self.live
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    /// The live connection, or why there is none.
-    fn live(&self) -> Result<Arc<Live>, Failure> {
-        match self.current() {
-            Some(live) if live.runtime.forked() => Err(Failure::connection(
-                "This NATS connection belongs to the process that made it, before a fork: connect again in this process",
-            )),
-            Some(live) => Ok(live),
-            None if self.closed.load(Ordering::Acquire) => {
-                Err(Failure::connection("The NATS connection is closed: make a new one"))
-            }
-            None => Err(Failure::connection("Not connected to NATS: call connect first")),
+/// Why a message was not published, for the operator.
+pub fn publish_failure(
+    error: PublishError,
+    subject: &str,
+    size: usize,
+    client: &Client,
+) -> Failure {
+    match error.kind() {
+        PublishErrorKind::MaxPayloadExceeded => Failure::new(
+            Category::Publish,
+            format!(
+                "The message for {subject} is {size} bytes, over the broker's max_payload of {} bytes: send less, or raise max_payload on the broker",
+                client.max_payload()
+            ),
+        ),
+        PublishErrorKind::InvalidSubject => {
+            Failure::new(Category::Publish, format!("Cannot publish to the invalid NATS subject {subject:?}"))
         }
+        PublishErrorKind::Send => Failure::connection(format!(
+            "Cannot publish to {subject}: the NATS connection has ended"
+        )),
     }
+}
 
-    fn logs(&self) -> &LogQueue {
-        &self.link.logs
-    }
+/// Why a publish gave up waiting: `why` says for what.
+pub fn publish_timeout(subject: &str, connection: &Connection, why: &str) -> Failure {
+    Failure::timeout(format!(
+        "Could not publish to {subject} within {:.1}s: {why}; the message was not sent",
+        connection.settings.publish_timeout.as_secs_f64(),
+    ))
+}
 
-    /// Hands waiting log lines to the Ruby side's `emit_log(level, line)`.
-    fn deliver_logs(ruby: &Ruby, rb_self: Obj<Self>) -> Result<(), Error> {
-        for (level, line) in rb_self.link.logs.take() {
-            let _: Value = rb_self.funcall("emit_log", (ruby.to_symbol(level.name()), line))?;
-        }
-        Ok(())
-    }
+/// What a publish waits for when async-nats' outgoing buffer is full.
+pub fn outgoing_full(connection: &Connection) -> String {
+    format!(
+        "the outgoing buffer of {OUTGOING_BUFFER} messages is full ({})",
+        connection.state_description()
+    )
+}
 
-    fn wait<F: std::future::Future>(
-        ruby: &Ruby,
-        rb_self: Obj<Self>,
-        runtime: &NatsRuntime,
-        deadline: Option<Instant>,
-        spin: Duration,
-        future: F,
-    ) -> Result<Waited<F::Output>, Error> {
-        let deliver = || Self::deliver_logs(ruby, rb_self);
-        wait_for(
-            ruby,
-            runtime,
-            rb_self.logs(),
-            &deliver,
-            deadline,
-            spin,
-            future,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn settings(server: &str) -> Settings {
+        Settings::new(
+            vec![(server.to_string(), "config".to_string())],
+            PathBuf::from("/nonexistent/ca.pem"),
+            PathBuf::from("/nonexistent/cert.pem"),
+            PathBuf::from("/nonexistent/key.pem"),
         )
     }
 
-    /// Connects; returns false when already connected. Waits as
-    /// `retry_initial_connect` says; raises the gem's errors.
-    fn connect(ruby: &Ruby, rb_self: Obj<Self>) -> Result<bool, Error> {
-        if rb_self.closed.load(Ordering::Acquire) {
-            return Err(
-                Failure::connection("The NATS connection is closed: make a new one")
-                    .into_error(ruby),
-            );
-        }
-        if rb_self.current().is_some() {
-            rb_self.live().map_err(raise(ruby))?;
-            return Ok(false);
-        }
-        let runtime = NatsRuntime::new().map_err(raise(ruby))?;
-        let settings = rb_self.settings.clone();
-        let link = Arc::clone(&rb_self.link);
-        let mut task = runtime.spawn(async move { connect::initial(&settings, &link).await });
-        let connected = match Self::wait(ruby, rb_self, &runtime, None, NO_SPIN, &mut task)? {
-            Waited::Done(Ok(Ok(connected))) => connected,
-            Waited::Done(Ok(Err(failure))) => return Err(failure.into_error(ruby)),
-            Waited::Done(Err(join)) => {
-                return Err(Failure::new(
-                    Kind::Internal,
-                    format!("The NATS connect task failed: {join}"),
-                )
-                .into_error(ruby))
-            }
-            Waited::TimedOut => unreachable!("no deadline was set"),
-        };
-        let session = Session::start(
-            connected,
-            &rb_self.settings,
-            Arc::clone(&rb_self.link),
-            runtime.handle().clone(),
+    fn connection() -> Connection {
+        Connection::new(settings("127.0.0.1:4222")).expect("a valid server")
+    }
+
+    #[test]
+    fn refuses_a_server_address_it_cannot_dial() {
+        let failure = Connection::new(settings("nats1 example net"))
+            .err()
+            .expect("refused");
+        assert_eq!(failure.kind, Category::Configuration);
+        assert!(
+            failure.message.starts_with("invalid NATS server address"),
+            "{}",
+            failure.message
         );
-        let live = Live {
-            session,
-            outgoing: OutgoingBlocks::default(),
-            runtime,
-        };
-        *rb_self.live.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(live));
-        Self::deliver_logs(ruby, rb_self)?;
-        Ok(true)
     }
 
-    /// `publish(subject, payload, reply = nil)`.
-    fn publish(ruby: &Ruby, rb_self: Obj<Self>, args: &[Value]) -> Result<(), Error> {
-        // Arguments by hand: scan_args costs more than the rest of this fast path.
-        let (subject, payload, reply) = match *args {
-            [subject, payload] => (subject, payload, None),
-            [subject, payload, reply] => (subject, payload, Some(reply)),
-            _ => return Err(arity_error(ruby, args.len(), "2..3")),
-        };
-        let subject = RString::try_convert(subject)?;
-        let payload = RString::try_convert(payload)?;
-        let reply = match reply {
-            Some(reply) if !reply.is_nil() => Some(RString::try_convert(reply)?),
-            _ => None,
-        };
-        let live = rb_self.live().map_err(raise(ruby))?;
-        // For the messages below: the subject itself is not cloned, which
-        // would touch its block's reference count once more per message.
-        // SAFETY: read and copied at once, with the GVL held.
-        let subject_name = || unsafe { subject.to_string_lossy() }.into_owned();
-        // Read the clock only when a wait needs it: most publishes never wait.
-        let timeout = rb_self.settings.publish_timeout;
-        let started = std::cell::OnceCell::new();
-        let deadline = || *started.get_or_init(|| Instant::now() + timeout);
-        let bound = rb_self.settings.outgoing_buffer_bytes;
-        if !live.outgoing.has_room(payload.len(), bound) {
-            let room = live.outgoing.room(payload.len(), bound);
-            Self::wait_to_publish(
-                ruby,
-                rb_self,
-                &live,
-                deadline(),
-                room,
-                || {
-                    format!(
-                    "the outgoing buffer holds {} bytes of large messages not yet sent (outgoing_buffer_bytes {bound}): the broker is not reading",
-                    live.outgoing.outstanding()
-                )
-                },
-                &subject_name,
-            )?;
-        }
-        if live.session.rebuilding() {
-            let usable = live.session.usable();
-            Self::wait_to_publish(
-                ruby,
-                rb_self,
-                &live,
-                deadline(),
-                usable,
-                || {
-                    "the NATS connection is being rebuilt after its connection task ended"
-                        .to_string()
-                },
-                &subject_name,
-            )?;
-        }
-        // SAFETY: each slice is copied at once, with the GVL held and no Ruby
-        // code in between.
-        let copy = |part, string: RString| live.outgoing.copy(part, unsafe { string.as_slice() });
-        let (subject, payload, reply) = (
-            copy(Part::Subject, subject),
-            copy(Part::Payload, payload),
-            reply.map(|reply| copy(Part::Reply, reply)),
+    #[test]
+    fn before_connect_it_asks_for_connect_and_reports_nothing_running() {
+        let connection = connection();
+        assert_eq!(connection.needs_connect(), Ok(true));
+        assert_eq!(
+            connection.require_running().err(),
+            Some(Failure::connection(
+                "Not connected to NATS: call connect first"
+            ))
         );
-        let subject = Subject::from_utf8(subject).map_err(|_| not_utf8(ruby, "subject"))?;
-        let reply = match reply {
-            Some(reply) => {
-                Some(Subject::from_utf8(reply).map_err(|_| not_utf8(ruby, "reply subject"))?)
-            }
-            None => None,
-        };
-        if rb_self.logs().pending() {
-            Self::deliver_logs(ruby, rb_self)?;
-        }
-        let size = payload.len();
-        let client = live.session.client();
-        let mut sending = pin!(publish_one(&client, subject, reply, payload));
-        let result = match sending.as_mut().now_or_never() {
-            Some(result) => result,
-            None => {
-                match Self::wait(ruby, rb_self, &live.runtime, Some(deadline()), NO_SPIN, sending)? {
-                    Waited::Done(result) => result,
-                    Waited::TimedOut => {
-                        return Err(Failure::timeout(format!(
-                            "Could not publish to {} within {:.1}s: the outgoing buffer of {} messages is full ({}); the message was not sent",
-                            subject_name(),
-                            rb_self.settings.publish_timeout.as_secs_f64(),
-                            OUTGOING_BUFFER,
-                            rb_self.state_words()
-                        ))
-                        .into_error(ruby))
-                    }
-                }
-            }
-        };
-        result.map_err(|e| publish_failure(e, &subject_name(), size, &client).into_error(ruby))
+        assert!(!connection.is_connected() && !connection.is_closed());
+        assert_eq!(connection.connected_server(), None);
+        assert_eq!(connection.state_description(), "not connected");
+        assert_eq!(connection.stats(), Stats::default());
     }
 
-    /// Waits, until `deadline`, for what a publish needs first; `why` says
-    /// what it waited for when time runs out.
-    fn wait_to_publish(
-        ruby: &Ruby,
-        rb_self: Obj<Self>,
-        live: &Live,
-        deadline: Instant,
-        ready: impl std::future::Future<Output = ()>,
-        why: impl Fn() -> String,
-        subject_name: &dyn Fn() -> String,
-    ) -> Result<(), Error> {
-        match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, ready)? {
-            Waited::Done(()) => Ok(()),
-            Waited::TimedOut => Err(Failure::timeout(format!(
-                "Could not publish to {} within {:.1}s: {}; the message was not sent",
-                subject_name(),
-                rb_self.settings.publish_timeout.as_secs_f64(),
-                why()
-            ))
-            .into_error(ruby)),
-        }
+    #[test]
+    fn once_closed_it_refuses_to_connect_or_run_and_closes_only_once() {
+        let connection = connection();
+        assert!(connection.begin_close().is_none(), "nothing ran");
+        assert!(connection.is_closed());
+        let closed = Failure::connection("The NATS connection is closed: make a new one");
+        assert_eq!(connection.needs_connect(), Err(closed.clone()));
+        assert_eq!(connection.require_running().err(), Some(closed));
+        assert!(connection.begin_close().is_none());
+        assert!(
+            connection.logs().take().is_empty(),
+            "no close line without a connection"
+        );
     }
 
-    /// Subscribes; returns false when already subscribed to `subject`.
-    fn subscribe(ruby: &Ruby, rb_self: Obj<Self>, subject: String) -> Result<bool, Error> {
-        let live = rb_self.live().map_err(raise(ruby))?;
-        if live.session.is_subscribed(&subject) {
-            return Ok(false);
+    #[test]
+    fn stats_count_the_reconnects_and_the_drops_of_the_shared_state_while_not_running() {
+        let connection = connection();
+        for _ in 0..3 {
+            connection.shared.on_event(async_nats::Event::Connected);
         }
-        let session = Arc::clone(&live.session);
-        let subscribing = async {
-            session.usable().await;
-            session.subscribe(&subject).await
-        };
-        let timeout = rb_self.settings.publish_timeout;
-        let deadline = Some(Instant::now() + timeout);
-        let result = match Self::wait(ruby, rb_self, &live.runtime, deadline, NO_SPIN, subscribing)?
-        {
-            Waited::Done(result) => result,
-            Waited::TimedOut => {
-                return Err(Failure::timeout(format!(
-                    "Could not subscribe to {subject} within {:.1}s: {}",
-                    timeout.as_secs_f64(),
-                    rb_self.state_words()
-                ))
-                .into_error(ruby))
-            }
-        };
-        result.map_err(|e| {
-            Failure::config(format!(
-                "Cannot subscribe to the NATS subject {subject:?}: {e}"
-            ))
-            .into_error(ruby)
-        })
+        connection
+            .shared
+            .on_event(async_nats::Event::SlowConsumer(1));
+        let stats = connection.stats();
+        assert_eq!((stats.reconnects, stats.dropped), (2, 1));
     }
 
-    /// Unsubscribes; returns false when not subscribed to `subject`.
-    fn unsubscribe(ruby: &Ruby, rb_self: Obj<Self>, subject: String) -> Result<bool, Error> {
-        let live = rb_self.live().map_err(raise(ruby))?;
-        Ok(live.session.unsubscribe(&subject))
+    #[test]
+    fn a_publish_that_times_out_says_what_it_waited_for_and_that_nothing_was_sent() {
+        let connection = connection();
+        let why = outgoing_full(&connection);
+        assert_eq!(
+            publish_timeout("cmd.reply", &connection, &why).message,
+            "Could not publish to cmd.reply within 5.0s: the outgoing buffer of 2048 messages is full (not connected); the message was not sent"
+        );
     }
-
-    /// `receive(timeout = nil)`: `[subject, reply, payload]`, or nil when the
-    /// timeout passes. Without a timeout it waits until a message comes.
-    fn receive(ruby: &Ruby, rb_self: Obj<Self>, args: &[Value]) -> Result<Option<RArray>, Error> {
-        let timeout = seconds_arg(ruby, args, "receive")?;
-        let live = rb_self.live().map_err(raise(ruby))?;
-        if rb_self.logs().pending() {
-            Self::deliver_logs(ruby, rb_self)?;
-        }
-        if let Some(message) = live.session.queue.try_take() {
-            return Ok(Some(to_ruby(ruby, message)));
-        }
-        if timeout == Some(Duration::ZERO) {
-            return Ok(None);
-        }
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut closed = live.session.closed.subscribe();
-        let queue = Arc::clone(&live.session.queue);
-        let receiving = async move {
-            tokio::select! {
-                message = queue.take() => message,
-                _ = closed.wait_for(|closed| *closed) => None,
-            }
-        };
-        match Self::wait(
-            ruby,
-            rb_self,
-            &live.runtime,
-            deadline,
-            RECEIVE_SPIN,
-            receiving,
-        )? {
-            Waited::Done(Some(message)) => Ok(Some(to_ruby(ruby, message))),
-            Waited::Done(None) => Err(Failure::connection(
-                "The NATS connection was closed while receiving",
-            )
-            .into_error(ruby)),
-            Waited::TimedOut => Ok(None),
-        }
-    }
-
-    /// `flush(timeout = 10)`: waits until the broker has everything published.
-    fn flush(ruby: &Ruby, rb_self: Obj<Self>, args: &[Value]) -> Result<(), Error> {
-        let timeout = seconds_arg(ruby, args, "flush")?.unwrap_or(DEFAULT_FLUSH);
-        let live = rb_self.live().map_err(raise(ruby))?;
-        let deadline = Instant::now() + timeout;
-        let client = live.session.client().clone();
-        match Self::wait(ruby, rb_self, &live.runtime, Some(deadline), NO_SPIN, client.flush())? {
-            Waited::Done(Ok(())) => Ok(()),
-            Waited::Done(Err(e)) => Err(Failure::connection(format!("Flushing the NATS connection failed: {e}")).into_error(ruby)),
-            Waited::TimedOut => Err(Failure::timeout(format!(
-                "The NATS broker did not confirm our messages within {:.1}s: it is unreachable or overloaded ({})",
-                timeout.as_secs_f64(),
-                rb_self.state_words()
-            ))
-            .into_error(ruby)),
-        }
-    }
-
-    fn state_words(&self) -> String {
-        match self
-            .current()
-            .map(|live| live.session.client().connection_state())
-        {
-            Some(State::Connected) => {
-                format!("connected to {}", self.link.pool().current().describe())
-            }
-            Some(_) => "disconnected from NATS, reconnecting".to_string(),
-            None => "not connected".to_string(),
-        }
-    }
-
-    /// Flushes what is buffered (briefly), ends every subscription and the
-    /// connection, and stops its threads. Idempotent.
-    fn close(ruby: &Ruby, rb_self: Obj<Self>) -> Result<(), Error> {
-        if rb_self.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        let live = rb_self
-            .live
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        let Some(live) = live else {
-            return Ok(());
-        };
-        if live.runtime.forked_for_sure() {
-            std::mem::forget(live);
-            return Ok(());
-        }
-        live.session.unsubscribe_all();
-        let client = live.session.client().clone();
-        if client.connection_state() == State::Connected {
-            let deadline = Some(Instant::now() + CLOSE_FLUSH);
-            let _ = Self::wait(
-                ruby,
-                rb_self,
-                &live.runtime,
-                deadline,
-                NO_SPIN,
-                client.flush(),
-            )?;
-        }
-        live.session.closed.send_replace(true);
-        rb_self
-            .link
-            .log(crate::log_queue::Level::Info, "Connection to NATS closed");
-        drop(live);
-        Self::deliver_logs(ruby, rb_self)
-    }
-
-    fn is_connected(&self) -> bool {
-        self.current().is_some_and(|live| {
-            !live.runtime.forked()
-                && !live.session.rebuilding()
-                && live.session.client().connection_state() == State::Connected
-        })
-    }
-
-    fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
-    /// `host:port` of the broker in use, or nil.
-    fn connected_server(&self) -> Option<String> {
-        self.is_connected()
-            .then(|| self.link.pool().current().label.clone())
-    }
-
-    /// Counters and the pool, in the shape Choria tooling reads.
-    fn stats(ruby: &Ruby, rb_self: Obj<Self>) -> Result<RHash, Error> {
-        let hash = ruby.hash_new();
-        let live = rb_self.current();
-        let (in_msgs, out_msgs, in_bytes, out_bytes, dropped, queued, queued_bytes) = match &live {
-            Some(live) => {
-                let c = live.session.counters();
-                let queue = &live.session.queue;
-                (
-                    c.in_messages,
-                    c.out_messages,
-                    c.in_bytes,
-                    c.out_bytes,
-                    queue.dropped(),
-                    queue.len() as u64,
-                    queue.held_bytes() as u64,
-                )
-            }
-            None => (0, 0, 0, 0, 0, 0, 0),
-        };
-        let connects = rb_self.link.connects();
-        let slow = rb_self.link.slow_consumer_drops.load(Ordering::Relaxed);
-        hash.aset("in_msgs", in_msgs)?;
-        hash.aset("out_msgs", out_msgs)?;
-        hash.aset("in_bytes", in_bytes)?;
-        hash.aset("out_bytes", out_bytes)?;
-        hash.aset("reconnects", connects.saturating_sub(1))?;
-        hash.aset("dropped", dropped + slow)?;
-        hash.aset("queued", queued)?;
-        hash.aset("queued_bytes", queued_bytes)?;
-        let outgoing = rb_self
-            .current()
-            .map_or(0, |live| live.outgoing.outstanding());
-        hash.aset("outgoing_bytes", outgoing)?;
-        hash.aset(
-            "outgoing_buffer_bytes",
-            rb_self.settings.outgoing_buffer_bytes,
-        )?;
-        hash.aset("receive_capacity", rb_self.settings.receive_capacity)?;
-        hash.aset(
-            "receive_buffer_bytes",
-            rb_self.settings.receive_buffer_bytes,
-        )?;
-        hash.aset("connected", rb_self.is_connected())?;
-        hash.aset("connected_server", rb_self.connected_server())?;
-        let pool = ruby.ary_new();
-        for entry in rb_self.link.pool().entries() {
-            let server = ruby.hash_new();
-            server.aset("server", entry.label.as_str())?;
-            server.aset("source", entry.source.as_str())?;
-            server.aset("failures", entry.failures)?;
-            server.aset("last_error", entry.last_error.as_deref())?;
-            pool.push(server)?;
-        }
-        hash.aset("servers", pool)?;
-        Ok(hash)
-    }
-}
-
-fn to_ruby(ruby: &Ruby, message: Message) -> RArray {
-    let array = ruby.ary_new_capa(3);
-    // Pushing onto an array we just made cannot fail.
-    let _ = array.push(ruby.str_new(message.subject.as_str()));
-    let _ = array.push(message.reply.as_ref().map(|r| ruby.str_new(r.as_str())));
-    let _ = array.push(ruby.str_from_slice(&message.payload));
-    array
-}
-
-pub fn define(ruby: &Ruby, module: RModule) -> Result<(), Error> {
-    let class = module.define_class("Connection", ruby.class_object())?;
-    class.define_singleton_method("new", function!(Connection::new, 1))?;
-    class.define_method("connect", method!(Connection::connect, 0))?;
-    class.define_method("publish", method!(Connection::publish, -1))?;
-    class.define_method("subscribe", method!(Connection::subscribe, 1))?;
-    class.define_method("unsubscribe", method!(Connection::unsubscribe, 1))?;
-    class.define_method("receive", method!(Connection::receive, -1))?;
-    class.define_method("flush", method!(Connection::flush, -1))?;
-    class.define_method("close", method!(Connection::close, 0))?;
-    class.define_method("connected?", method!(Connection::is_connected, 0))?;
-    class.define_method("closed?", method!(Connection::is_closed, 0))?;
-    class.define_method("connected_server", method!(Connection::connected_server, 0))?;
-    class.define_method("stats", method!(Connection::stats, 0))?;
-    Ok(())
 }

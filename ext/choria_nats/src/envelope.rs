@@ -1,11 +1,10 @@
-//! The native helpers of `ChoriaNats::Envelope` (lib/choria_nats/envelope.rb),
-//! for the two costly steps of reading an envelope.
+//! The rules of the fast path for reading an envelope
+//! (lib/choria_nats/envelope.rb), without Ruby: which JSON serde_json parses
+//! instead of Ruby's parser, and the base64 check of a payload. The Ruby
+//! objects are built in `ruby_api/envelope.rs`, through [`Build`].
 //!
-//! `parse_native(body)`: a JSON object parsed by serde_json straight into Ruby
-//! objects, or nil when Ruby's own parser must decide.
-//!
-//! `rake bench` (decode scenarios) measured serde_json 5-10 times faster than
-//! Ruby's C JSON parser on Choria envelopes. Ruby stays the reference: this
+//! serde_json is faster than Ruby's C JSON parser on Choria envelopes (see
+//! docs/performance.md, decode scenarios). Ruby stays the reference: this
 //! returns a value only where the two agree by construction (a UTF-8 JSON
 //! object whose numbers are all integers that fit 64 bits, nested no deeper
 //! than Ruby's default `max_nesting`), and nil for everything else (invalid
@@ -13,16 +12,16 @@
 //! `JSON.parse` and its error messages. Objects are built in document order
 //! with `Hash#[]=`, so a repeated key behaves as in `JSON.parse`.
 
-use magnus::{function, prelude::*, Error, RArray, RHash, RModule, RString, Ruby, Value};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-/// Ruby's `JSON.parse` default `max_nesting`.
-const MAX_NESTING: usize = 100;
+/// Ruby's default `max_nesting` for `JSON.parse` and `JSON.generate` alike:
+/// one level deeper raises there.
+pub const MAX_NESTING: usize = 100;
 
 /// Why the fast path gave up; never shown: Ruby's parser takes over.
 #[derive(Debug)]
-struct Defer;
+pub struct Defer;
 
 impl fmt::Display for Defer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -41,7 +40,7 @@ impl de::Error for Defer {
 /// Makes the values the parser finds: Ruby objects for `parse_native`, plain
 /// Rust data for `parse_plain`, so that the rules of what is parsed here can be
 /// tested and fuzzed without a Ruby VM.
-trait Build: Copy {
+pub trait Build: Copy {
     type Value;
     type Key;
     type Array;
@@ -65,73 +64,6 @@ trait Build: Copy {
     fn object_value(self, object: Self::Object) -> Self::Value;
     /// The value as an object, or None when it is another kind of value.
     fn as_object(self, value: Self::Value) -> Option<Self::Object>;
-}
-
-/// Builds Ruby objects.
-#[derive(Clone, Copy)]
-struct RubyObjects<'r>(&'r Ruby);
-
-impl Build for RubyObjects<'_> {
-    type Value = Value;
-    type Key = RString;
-    type Array = RArray;
-    type Object = RHash;
-
-    fn null(self) -> Value {
-        self.0.qnil().as_value()
-    }
-
-    fn boolean(self, v: bool) -> Value {
-        if v {
-            self.0.qtrue().as_value()
-        } else {
-            self.0.qfalse().as_value()
-        }
-    }
-
-    fn signed(self, v: i64) -> Value {
-        self.0.integer_from_i64(v).as_value()
-    }
-
-    fn unsigned(self, v: u64) -> Value {
-        self.0.integer_from_u64(v).as_value()
-    }
-
-    fn string(self, v: &str) -> Value {
-        self.0.str_new(v).as_value()
-    }
-
-    fn key(self, v: &str) -> RString {
-        self.0.str_new(v)
-    }
-
-    fn array(self) -> RArray {
-        self.0.ary_new()
-    }
-
-    fn push(self, array: &mut RArray, item: Value) -> Result<(), Defer> {
-        array.push(item).map_err(|_| Defer)
-    }
-
-    fn array_value(self, array: RArray) -> Value {
-        array.as_value()
-    }
-
-    fn object(self) -> RHash {
-        self.0.hash_new()
-    }
-
-    fn set(self, object: &mut RHash, key: RString, value: Value) -> Result<(), Defer> {
-        object.aset(key, value).map_err(|_| Defer)
-    }
-
-    fn object_value(self, object: RHash) -> Value {
-        object.as_value()
-    }
-
-    fn as_object(self, value: Value) -> Option<RHash> {
-        RHash::from_value(value)
-    }
 }
 
 /// A JSON value as plain Rust data, as `parse_native` would build it in Ruby:
@@ -327,7 +259,7 @@ impl<'de, B: Build> Visitor<'de> for Key<B> {
 }
 
 /// The object `bytes` holds, or None for Ruby's parser to judge.
-fn parse<B: Build>(build: B, bytes: &[u8]) -> Option<B::Object> {
+pub fn parse<B: Build>(build: B, bytes: &[u8]) -> Option<B::Object> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = Element { build, depth: 0 }
         .deserialize(&mut deserializer)
@@ -357,34 +289,11 @@ fn is_base64_byte(b: u8) -> bool {
 }
 
 /// Whether every byte of `text` may appear in base64 with line breaks: 64
-/// bytes at a time with no branch inside (a byte-by-byte `all` measured
-/// 0.49 us for a reply's 533 bytes, barely ahead of Ruby's `String#count`).
+/// bytes at a time with no branch inside, where a byte-by-byte `all` was
+/// barely faster than Ruby's `String#count`.
 pub fn is_base64_text(text: &[u8]) -> bool {
     text.chunks(64)
         .all(|chunk| chunk.iter().fold(true, |ok, &b| ok & is_base64_byte(b)))
-}
-
-/// `ChoriaNats::Envelope.base64_text?(string)`: the check `String#count`
-/// made in Ruby. Measured through `send`: 0.16 us against 0.67 us for a
-/// reply's 533 bytes of base64, 0.43 us against 1.72 us for a request's 2,965.
-fn base64_text(text: RString) -> bool {
-    // SAFETY: read at once, with the GVL held and no Ruby code in between.
-    is_base64_text(unsafe { text.as_slice() })
-}
-
-/// `ChoriaNats::Envelope.parse_native(body)`.
-fn parse_native(ruby: &Ruby, body: RString) -> Option<RHash> {
-    // A copy, so that no Ruby object is borrowed while Ruby objects are made.
-    // SAFETY: copied at once, with the GVL held and no Ruby code in between.
-    let bytes = unsafe { body.as_slice() }.to_vec();
-    parse(RubyObjects(ruby), &bytes)
-}
-
-pub fn define(module: RModule) -> Result<(), Error> {
-    let envelope = module.define_module("Envelope")?;
-    envelope.define_singleton_method("parse_native", function!(parse_native, 1))?;
-    envelope.define_singleton_method("base64_text?", function!(base64_text, 1))?;
-    crate::envelope_writer::define(envelope)
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
-//! Errors of the native core and their mapping to the gem's Ruby exception
-//! classes, which are declared once, in `lib/choria_nats/errors.rb`.
+//! Errors of the native core: a sentence for the operator and the category
+//! that picks the gem's Ruby exception class (`ruby_api/errors.rs`).
 
-use magnus::{exception::ExceptionClass, prelude::*, Error, RModule, Ruby};
 use std::fmt;
 
-/// Which `ChoriaNats::*` exception class a failure becomes.
+/// What went wrong, as far as the caller cares; each becomes one of the
+/// `ChoriaNats::*` exception classes at the Ruby boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum Category {
     /// Bad options, missing or unusable files: `ChoriaNats::ConfigurationError`.
     Configuration,
     /// The broker cannot be reached or the link failed: `ChoriaNats::ConnectionError`.
@@ -23,29 +23,18 @@ pub enum Kind {
     Internal,
 }
 
-impl Kind {
-    fn class_name(self) -> &'static str {
-        match self {
-            Kind::Configuration => "ConfigurationError",
-            Kind::Connection => "ConnectionError",
-            Kind::Tls => "TLSError",
-            Kind::Authentication => "AuthenticationError",
-            Kind::Timeout => "TimeoutError",
-            Kind::Publish => "PublishError",
-            Kind::Internal => "Error",
-        }
-    }
-}
+/// `tls.rs` names [`Category`] `Kind`; the two names are one type.
+pub use Category as Kind;
 
 /// A failure with the sentence an operator reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    pub kind: Kind,
+    pub kind: Category,
     pub message: String,
 }
 
 impl Failure {
-    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+    pub fn new(kind: Category, message: impl Into<String>) -> Self {
         Failure {
             kind,
             message: message.into(),
@@ -53,23 +42,23 @@ impl Failure {
     }
 
     pub fn config(message: impl Into<String>) -> Self {
-        Failure::new(Kind::Configuration, message)
+        Failure::new(Category::Configuration, message)
     }
 
     pub fn connection(message: impl Into<String>) -> Self {
-        Failure::new(Kind::Connection, message)
+        Failure::new(Category::Connection, message)
     }
 
     pub fn timeout(message: impl Into<String>) -> Self {
-        Failure::new(Kind::Timeout, message)
+        Failure::new(Category::Timeout, message)
     }
 
-    /// The Ruby exception for this failure.
-    pub fn into_error(self, ruby: &Ruby) -> Error {
-        match exception_class(ruby, self.kind.class_name()) {
-            Ok(class) => Error::new(class, self.message),
-            Err(err) => err,
-        }
+    /// A panic caught where it must not escape: a bug in this gem.
+    pub fn internal_panic(message: &str) -> Self {
+        Failure::new(
+            Category::Internal,
+            format!("Internal error in choria-nats (please report it): {message}"),
+        )
     }
 }
 
@@ -80,13 +69,3 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-fn exception_class(ruby: &Ruby, name: &str) -> Result<ExceptionClass, Error> {
-    let module: RModule = ruby.class_object().const_get("ChoriaNats")?;
-    module.const_get(name)
-}
-
-/// Converts a failure to a Ruby exception; for `map_err`.
-pub fn raise(ruby: &Ruby) -> impl Fn(Failure) -> Error + '_ {
-    move |failure| failure.into_error(ruby)
-}

@@ -1,17 +1,17 @@
 //! The native core of the `choria-nats` gem: a NATS client that only speaks
 //! verified TLS, on a private tokio runtime, exposed to Ruby as
-//! `ChoriaNats::Connection`.
+//! `ChoriaNats::Connection`. `ruby_api` holds everything Ruby sees; the other
+//! modules are the core, which knows nothing of Ruby.
 
+pub mod address;
 pub mod backoff;
 mod cert_check;
 pub mod connect;
 mod connection;
 pub mod envelope;
-pub mod envelope_writer;
 mod errors;
-mod gvl;
+pub mod json_escape;
 mod legacy_names;
-pub mod link;
 mod log_queue;
 mod outgoing_blocks;
 mod panics;
@@ -21,26 +21,18 @@ mod runtime;
 pub mod server_pool;
 pub mod session;
 pub mod settings;
+pub mod shared;
 pub mod srv;
 mod tls;
 mod wait;
 mod x509;
 
-use magnus::{prelude::*, Error, Ruby};
-
 /// The NATS client inside, for `client_flavour` and the start-up log line.
 pub const NATS_CLIENT: &str = "async-nats 0.51.0";
 
 #[magnus::init]
-fn init(ruby: &Ruby) -> Result<(), Error> {
-    let module = ruby.define_module("ChoriaNats")?;
-    module.const_set("NATIVE_VERSION", env!("CARGO_PKG_VERSION"))?;
-    module.const_set("NATS_CLIENT", NATS_CLIENT)?;
-    srv::define(ruby, module)?;
-    cert_check::define(ruby, module)?;
-    envelope::define(module)?;
-    ruby_api::settings::define(ruby, module)?;
-    connection::define(ruby, module)
+fn init(ruby: &magnus::Ruby) -> Result<(), magnus::Error> {
+    ruby_api::init(ruby)
 }
 
 #[cfg(test)]

@@ -219,4 +219,67 @@ mod tests {
             (0, 0, 1)
         );
     }
+
+    #[test]
+    fn counts_every_drop_past_the_message_bound_and_reports_them_at_most_once_a_second() {
+        let logs = LogQueue::default();
+        let queue = ReceiveQueue::new(2, 1_000_000);
+        for _ in 0..5 {
+            queue.offer(message(10), "flood.s", &logs);
+        }
+        assert_eq!((queue.len(), queue.dropped()), (2, 3));
+        let reported = logs.take();
+        assert_eq!(
+            reported.len(),
+            1,
+            "one report within a second: {reported:?}"
+        );
+        assert_eq!(reported[0].0.name(), "error");
+        assert!(
+            reported[0]
+                .1
+                .contains("dropped 1 messages, the latest on flood.s; 1 dropped since connect"),
+            "{}",
+            reported[0].1
+        );
+        assert!(queue.try_take().is_some());
+        queue.offer(message(10), "flood.s", &logs);
+        let recovered = logs.take();
+        assert_eq!(recovered.len(), 1, "{recovered:?}");
+        assert_eq!(recovered[0].0.name(), "warn");
+        assert!(
+            recovered[0]
+                .1
+                .contains("room again after dropping 2 messages (receive_capacity 2, receive_buffer_bytes 1000000); 3 dropped since connect"),
+            "{}",
+            recovered[0].1
+        );
+        queue.offer(message(10), "flood.s", &logs);
+        assert_eq!(queue.dropped(), 4);
+        assert!(logs.take().is_empty(), "reported less than a second ago");
+        assert!(queue.try_take().is_some());
+        queue.offer(message(10), "flood.s", &logs);
+        let again = logs.take();
+        assert!(
+            again.len() == 1 && again[0].1.contains("after dropping 1 messages"),
+            "counted afresh since the last report: {again:?}"
+        );
+    }
+
+    #[test]
+    fn holds_a_message_by_its_wire_length_or_its_parts_whichever_is_larger() {
+        let logs = LogQueue::default();
+        let queue = ReceiveQueue::new(10, 1_000);
+        let mut parts = message(10);
+        parts.reply = Some("reply.1".into());
+        parts.length = 0;
+        queue.offer(parts, "s", &logs);
+        assert_eq!(queue.held_bytes(), 10 + 1 + 7);
+        queue.offer(message(10), "s", &logs);
+        assert_eq!(queue.held_bytes(), 18 + 11);
+        assert!(queue.try_take().is_some());
+        assert!(queue.try_take().is_some());
+        assert_eq!((queue.held_bytes(), queue.len()), (0, 0));
+        assert!(queue.try_take().is_none());
+    }
 }

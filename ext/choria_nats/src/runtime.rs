@@ -1,6 +1,8 @@
-//! The private tokio runtime of one connection: made at connect time (never at
-//! `require`: mcollectived forks before it connects), shut down by `close`, and
-//! left alone in a forked child, whose copy of it has no threads behind it.
+//! The tokio runtimes: the private one of each connection, made at connect
+//! time (never at `require`: mcollectived forks before it connects), shut down
+//! by `close`, and left alone in a forked child, whose copy of it has no
+//! threads behind it; and the one-thread runtime of a single blocking call
+//! (an SRV lookup), gone when the call returns.
 
 use crate::errors::Failure;
 use std::ops::Deref;
@@ -22,7 +24,8 @@ fn fork_generation() -> u64 {
     COUNT_FORKS.call_once(|| {
         // SAFETY: registers a child handler that only bumps an atomic, which is
         // async-signal-safe; no prepare or parent handler. If registration
-        // fails (ENOMEM), forks go uncounted and `forked` falls back to the pid.
+        // fails (ENOMEM), forks go uncounted and only `forked_by_count_or_pid`
+        // still sees them.
         unsafe {
             libc::pthread_atfork(None, None, Some(forked_child));
         }
@@ -52,16 +55,24 @@ impl NatsRuntime {
         })
     }
 
-    /// Whether this process is a fork of the one that made the runtime.
-    pub fn forked(&self) -> bool {
+    /// Whether this process is a fork of the one that made the runtime, by
+    /// the count of forks (a load: cheap enough for every call).
+    pub fn forked_by_count(&self) -> bool {
         fork_generation() != self.generation
     }
 
-    /// The same, asking the kernel for the pid (for teardown, where a fork
-    /// made without the C library's `fork` must not be missed).
-    pub fn forked_for_sure(&self) -> bool {
-        self.forked() || self.pid != std::process::id()
+    /// The same, also asking the kernel for the pid (for teardown, where a
+    /// fork made without the C library's `fork` must not be missed).
+    pub fn forked_by_count_or_pid(&self) -> bool {
+        self.forked_by_count() || self.pid != std::process::id()
     }
+}
+
+/// A runtime on the calling thread, for one blocking call.
+pub fn single_thread() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 impl Deref for NatsRuntime {
@@ -79,7 +90,7 @@ impl Drop for NatsRuntime {
         let Some(runtime) = self.runtime.take() else {
             return;
         };
-        if self.forked_for_sure() {
+        if self.forked_by_count_or_pid() {
             // The worker threads exist only in the parent; shutting down here
             // would wait on them, or on locks they held at fork time. Leak.
             std::mem::forget(runtime);

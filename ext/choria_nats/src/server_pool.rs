@@ -3,13 +3,11 @@
 //! its reconnect callback, which server each attempt goes to, so that every log
 //! line and error can name the server and its source.
 
+use crate::address::parse_address;
 use crate::errors::Failure;
 use async_nats::ServerAddr;
 use rand::seq::SliceRandom;
 use rand::Rng;
-
-/// The port NATS listens on when an address names none.
-pub const DEFAULT_PORT: u16 = 4222;
 
 /// Where a server announced by the cluster came from.
 pub const SOURCE_CLUSTER: &str = "cluster";
@@ -44,81 +42,6 @@ pub struct ServerPool {
     current: Option<usize>,
     /// Failed attempts in a row, on any server.
     consecutive_failures: u32,
-}
-
-/// Parses `host`, `host:port`, `nats://host:port`, `tls://host:port`,
-/// `[v6]:port` into a NATS address and its `host:port` label.
-pub fn parse_address(spec: &str) -> Result<(ServerAddr, String), Failure> {
-    let trimmed = spec.trim();
-    let rest = trimmed
-        .strip_prefix("nats://")
-        .or_else(|| trimmed.strip_prefix("tls://"))
-        .unwrap_or(trimmed);
-    let bad = |why: &str| {
-        Failure::config(format!(
-            "invalid NATS server address {spec:?}: {why}; write host:port, for example nats1.example.net:4222"
-        ))
-    };
-    if rest.is_empty() {
-        return Err(bad("it is empty"));
-    }
-    if let Some((_, host)) = rest.rsplit_once('@') {
-        // The address is echoed in errors and logs: never with its secret.
-        let scheme = &trimmed[..trimmed.len() - rest.len()];
-        return Err(Failure::config(format!(
-            "invalid NATS server address \"{scheme}***@{host}\": credentials do not belong in a server address; set plugin.nats.user and plugin.nats.pass"
-        )));
-    }
-    if rest.contains('/') || rest.contains(char::is_whitespace) {
-        return Err(bad("only a host and a port are allowed"));
-    }
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or_else(|| bad("missing ']'"))?;
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':').ok_or_else(|| bad("junk after ']'"))?),
-        };
-        (host.to_string(), port)
-    } else if rest.matches(':').count() > 1 {
-        (rest.to_string(), None)
-    } else {
-        match rest.split_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (rest.to_string(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err(bad("the host is empty"));
-    }
-    // Only what a URL's host holds as it is: `?`, `#` or `\` would end it
-    // early, and the label would name another server than the one dialled.
-    let valid = if host.contains(':') {
-        host.parse::<std::net::Ipv6Addr>().is_ok()
-    } else {
-        host.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    };
-    if !valid {
-        return Err(bad(
-            "the host is not a DNS name (letters, digits, '.', '-', '_') or an IP address",
-        ));
-    }
-    let port = match port {
-        None => DEFAULT_PORT,
-        Some(p) => match p.parse::<u16>() {
-            Ok(port) if port > 0 => port,
-            _ => return Err(bad("the port is not a number from 1 to 65535")),
-        },
-    };
-    let label = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let addr: ServerAddr = format!("nats://{label}")
-        .parse()
-        .map_err(|e| bad(&format!("{e}")))?;
-    Ok((addr, label))
 }
 
 impl ServerPool {
@@ -293,47 +216,6 @@ mod tests {
             .map(|s| (s.to_string(), "config".to_string()))
             .collect();
         ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap()
-    }
-
-    #[test]
-    fn parses_the_address_forms_operators_write() {
-        for (spec, label) in [
-            ("nats1.example.net", "nats1.example.net:4222"),
-            ("nats1.example.net:4223", "nats1.example.net:4223"),
-            ("nats://127.0.0.1:14222", "127.0.0.1:14222"),
-            ("tls://broker:1", "broker:1"),
-            ("[::1]:4222", "[::1]:4222"),
-            ("::1", "[::1]:4222"),
-            (" puppet:4222 ", "puppet:4222"),
-        ] {
-            assert_eq!(parse_address(spec).unwrap().1, label, "{spec}");
-        }
-    }
-
-    #[test]
-    fn refuses_bad_addresses_with_the_input_in_the_message() {
-        for spec in ["", "host:0", "host:99999", "host:port", "[::1", "h:4222/x"] {
-            let err = parse_address(spec).unwrap_err();
-            assert!(
-                err.message.contains(&format!("{spec:?}")),
-                "{}",
-                err.message
-            );
-        }
-    }
-
-    #[test]
-    fn refuses_credentials_in_an_address_without_echoing_them() {
-        for (spec, shown) in [
-            ("nats://u:secret@h:4222", "nats://***@h:4222"),
-            ("u:secret@h:4222", "***@h:4222"),
-            ("tls://secret@h", "tls://***@h"),
-        ] {
-            let err = parse_address(spec).unwrap_err();
-            assert!(!err.message.contains("secret"), "{}", err.message);
-            assert!(err.message.contains(shown), "{}", err.message);
-            assert!(err.message.contains("plugin.nats.user"), "{}", err.message);
-        }
     }
 
     #[test]

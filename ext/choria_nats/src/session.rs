@@ -7,10 +7,10 @@
 //! every subject again, into the same queue.
 
 use crate::connect::{self, Connected};
-use crate::link::Link;
 use crate::log_queue::Level;
 use crate::receive_queue::{forward, ReceiveQueue};
 use crate::settings::{InitialRetry, Settings};
+use crate::shared::Shared;
 use async_nats::Client;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,7 +67,7 @@ pub struct Session {
     rebuilt: watch::Sender<u64>,
     /// The counters of the clients that were replaced.
     carried: Mutex<Counters>,
-    link: Arc<Link>,
+    shared: Arc<Shared>,
     runtime: Handle,
 }
 
@@ -77,7 +77,7 @@ impl Session {
     pub fn start(
         connected: Connected,
         settings: &Settings,
-        link: Arc<Link>,
+        shared: Arc<Shared>,
         runtime: Handle,
     ) -> Arc<Self> {
         crate::panics::record();
@@ -89,7 +89,7 @@ impl Session {
             rebuilding: AtomicBool::new(false),
             rebuilt: watch::channel(0).0,
             carried: Mutex::new(Counters::default()),
-            link,
+            shared,
             runtime: runtime.clone(),
         });
         runtime.spawn(Arc::clone(&session).supervise(settings.clone(), connected.ended));
@@ -178,7 +178,7 @@ impl Session {
             subscriber,
             subject.to_string(),
             Arc::clone(&self.queue),
-            Arc::clone(&self.link.logs),
+            Arc::clone(&self.shared.logs),
             cancelled,
         ));
         cancel
@@ -206,7 +206,7 @@ impl Session {
                 || "it ended without a panic".to_string(),
                 |panic| format!("it panicked: {panic}"),
             );
-            self.link.log(
+            self.shared.log(
                 Level::Error,
                 format!(
                     "The NATS client's connection task ended ({reason}); connecting again with {} subscriptions to restore",
@@ -226,14 +226,14 @@ impl Session {
     async fn reconnect(&self, settings: &Settings) -> Connected {
         let mut failures = 0;
         loop {
-            match connect::initial(settings, &self.link).await {
+            match connect::initial(settings, &self.shared).await {
                 Ok(connected) => return connected,
                 // Only a check of the files before any attempt fails here:
                 // they may be put right, so keep trying.
                 Err(failure) => {
                     failures += 1;
                     let delay = settings.backoff.delay(failures, &mut rand::rng());
-                    self.link.log(
+                    self.shared.log(
                         Level::Error,
                         format!(
                             "{}; trying again in {:.1}s",
@@ -273,7 +273,7 @@ impl Session {
                         restored += 1;
                     }
                 }
-                Err(error) => self.link.log(
+                Err(error) => self.shared.log(
                     Level::Error,
                     format!("Could not subscribe to {subject} again after rebuilding the NATS connection: {error}"),
                 ),
@@ -281,11 +281,11 @@ impl Session {
         }
         self.rebuilding.store(false, Ordering::Release);
         self.rebuilt.send_modify(|n| *n += 1);
-        self.link.log(
+        self.shared.log(
             Level::Info,
             format!(
                 "Rebuilt the NATS connection to {}: {restored} of {} subscriptions restored",
-                self.link.pool().current().describe(),
+                self.shared.pool().current().describe(),
                 subjects.len()
             ),
         );

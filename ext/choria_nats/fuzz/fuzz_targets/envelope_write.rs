@@ -3,7 +3,7 @@
 //! be serde_json's, and read back as the same string.
 #![no_main]
 
-use choria_nats::envelope_writer::escape_into;
+use choria_nats::json_escape::escape_into;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,9 +1,9 @@
-//! `server_pool::parse_address` on any text: it returns an error or an address
+//! `address::parse_address` on any text: it returns an error or an address
 //! with a host and the port its `host:port` label names, and the label parses
 //! back to itself.
 #![no_main]
 
-use choria_nats::server_pool::parse_address;
+use choria_nats::address::parse_address;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

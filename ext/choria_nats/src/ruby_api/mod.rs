@@ -1,3 +1,27 @@
-//! The Ruby-visible side of the gem, one file per class or function group.
+//! Everything Ruby sees, one file per class or function group, and the one
+//! helper that leaves the GVL. The core (the rest of the crate) knows nothing
+//! of magnus.
 
-pub mod settings;
+mod address;
+mod args;
+mod connection;
+mod envelope;
+mod errors;
+mod nogvl;
+mod settings;
+mod srv;
+
+use magnus::{prelude::*, Error, Ruby};
+
+/// Defines the `ChoriaNats` module's native constants, classes and functions.
+pub fn init(ruby: &Ruby) -> Result<(), Error> {
+    let module = ruby.define_module("ChoriaNats")?;
+    module.const_set("NATIVE_VERSION", env!("CARGO_PKG_VERSION"))?;
+    module.const_set("NATS_CLIENT", crate::NATS_CLIENT)?;
+    address::define(module)?;
+    srv::define(module)?;
+    crate::cert_check::define(ruby, module)?;
+    envelope::define(module)?;
+    settings::define(ruby, module)?;
+    connection::define(ruby, module)
+}

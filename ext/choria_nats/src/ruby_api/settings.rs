@@ -3,7 +3,8 @@
 //! value from an MCollective configuration file) and the reading of
 //! `Connection.new`'s option hash.
 
-use crate::errors::{raise, Failure};
+use super::errors::exception;
+use crate::errors::Failure;
 use crate::settings::table::{self, DefaultValue, Role, Setting, Type, Value};
 use crate::settings::Settings;
 use magnus::{
@@ -44,7 +45,7 @@ fn setting_value(ruby: &Ruby, name: String, text: String) -> Result<magnus::Valu
             format!("no setting is named {name:?}"),
         )
     })?;
-    let value = setting.parse(&text).map_err(raise(ruby))?;
+    let value = setting.parse(&text).map_err(exception(ruby))?;
     Ok(to_ruby(ruby, &value))
 }
 

@@ -1,6 +1,6 @@
 //! The state a connection shares with its runtime's callbacks: the server
 //! pool, the log lines waiting for Ruby, and what async-nats tells us about
-//! the link (connects, disconnects, slow consumers, server errors).
+//! the link to the broker (connects, disconnects, slow consumers, server errors).
 
 use crate::backoff::{Backoff, FailureKind, Streak};
 use crate::log_queue::{Level, LogQueue};
@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-/// Something told of every event before the link handles it (the fleet
+/// Something told of every event before `Shared` handles it (the fleet
 /// simulation times reconnects with it).
 pub type Observer = Box<dyn Fn(&Event) + Send + Sync>;
 
@@ -36,7 +36,7 @@ fn announced_scheme(url: &str) -> &str {
     }
 }
 
-pub struct Link {
+pub struct Shared {
     pub logs: Arc<LogQueue>,
     pool: Mutex<ServerPool>,
     backoff: Backoff,
@@ -55,9 +55,9 @@ pub struct Link {
     announced: Mutex<HashSet<String>>,
 }
 
-impl Link {
+impl Shared {
     pub fn new(pool: ServerPool, backoff: Backoff) -> Arc<Self> {
-        Arc::new(Link {
+        Arc::new(Shared {
             logs: Arc::new(LogQueue::default()),
             pool: Mutex::new(pool),
             backoff,
@@ -251,10 +251,10 @@ mod tests {
     use rand::{rngs::StdRng, SeedableRng};
     use std::time::Duration;
 
-    fn link() -> Arc<Link> {
+    fn shared() -> Arc<Shared> {
         let specs = [("127.0.0.1:4222".to_string(), "config".to_string())];
         let pool = ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap();
-        Link::new(pool, Backoff::default())
+        Shared::new(pool, Backoff::default())
     }
 
     /// async-nats' view of the one-server pool after an attempt.
@@ -272,9 +272,9 @@ mod tests {
 
     #[test]
     fn waits_by_the_kind_of_the_last_failure_and_forgets_after_a_success() {
-        let link = link();
+        let shared = shared();
         let spread = Backoff::default().spread;
-        let delay = |error: Option<&str>| link.next_server(&servers(error)).delay.unwrap();
+        let delay = |error: Option<&str>| shared.next_server(&servers(error)).delay.unwrap();
         assert!(delay(None) < spread, "just dropped: a random phase");
         assert_eq!(delay(Some(REFUSED)), spread, "refused: the period");
         assert_eq!(delay(Some(REFUSED)), spread);
@@ -285,10 +285,10 @@ mod tests {
             .collect();
         assert!(others[0] < Duration::from_millis(500), "{others:?}");
         assert!(others[2] < Duration::from_secs(2), "{others:?}");
-        assert_eq!(link.failures(FailureKind::Refused), 2);
-        assert_eq!(link.failures(FailureKind::Overloaded), 1);
-        assert_eq!(link.failures(FailureKind::Other), 3);
-        let logged = link.logs.take();
+        assert_eq!(shared.failures(FailureKind::Refused), 2);
+        assert_eq!(shared.failures(FailureKind::Overloaded), 1);
+        assert_eq!(shared.failures(FailureKind::Other), 3);
+        let logged = shared.logs.take();
         assert_eq!(
             logged
                 .iter()
@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn logs_each_announced_member_once_and_warns_of_schemes_that_are_not_nats() {
-        let link = link();
+        let shared = shared();
         let info = ServerInfo {
             connect_urls: vec![
                 "ws://10.0.0.9:80".into(),
@@ -312,9 +312,9 @@ mod tests {
             ],
             ..Default::default()
         };
-        link.note_announced(&info);
-        link.note_announced(&info);
-        let logged = link.logs.take();
+        shared.note_announced(&info);
+        shared.note_announced(&info);
+        let logged = shared.logs.take();
         let lines: Vec<_> = logged
             .iter()
             .map(|(l, line)| (l.name(), line.as_str()))
@@ -334,30 +334,30 @@ mod tests {
 
     #[test]
     fn logs_a_bounded_number_of_announced_members() {
-        let link = link();
+        let shared = shared();
         let info = ServerInfo {
             connect_urls: (0..10_000).map(|i| format!("h{i}:4222")).collect(),
             ..Default::default()
         };
-        link.note_announced(&info);
-        let logged = link.logs.take();
+        shared.note_announced(&info);
+        let logged = shared.logs.take();
         assert_eq!(logged.len(), MAX_ANNOUNCED_LOGGED + 1);
         assert!(logged[MAX_ANNOUNCED_LOGGED].1.contains("not logging more"));
-        link.note_announced(&info);
-        assert!(link.logs.take().is_empty());
+        shared.note_announced(&info);
+        assert!(shared.logs.take().is_empty());
     }
 
     #[test]
     fn tells_the_observer_of_every_event() {
-        let link = link();
+        let shared = shared();
         let seen = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&seen);
-        assert!(link.observe(Box::new(move |_| {
+        assert!(shared.observe(Box::new(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         })));
-        assert!(!link.observe(Box::new(|_| {})), "one observer");
-        link.on_event(Event::Connected);
-        link.on_event(Event::Disconnected);
+        assert!(!shared.observe(Box::new(|_| {})), "one observer");
+        shared.on_event(Event::Connected);
+        shared.on_event(Event::Disconnected);
         assert_eq!(seen.load(Ordering::Relaxed), 2);
     }
 }

@@ -1,0 +1,10 @@
+//! DNS SRV lookups for the broker list: which names to ask (`names`), asking
+//! (`lookup`) and the order the records are tried in (`order`).
+
+mod lookup;
+mod names;
+mod order;
+
+pub use lookup::{resolve, srv_records};
+pub use names::{parse_names, parse_nameserver};
+pub use order::{rfc2782_order, SrvRecord};
