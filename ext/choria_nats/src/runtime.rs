@@ -7,29 +7,24 @@
 use crate::errors::Failure;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Once;
 use tokio::runtime::Runtime;
 
-/// Forks this process has gone through, counted in each child. Comparing
-/// this is a load, where `getpid` is a system call on every connection call.
+/// Forks this process has gone through, counted in each child by
+/// `count_fork_in_child`, which the Ruby boundary registers with
+/// `pthread_atfork` when the library is loaded. Comparing this is a load,
+/// where `getpid` is a system call on every connection call. Without Ruby
+/// (the fleet simulation) nothing counts, and only the pid check of
+/// `forked_by_count_or_pid` sees a fork.
 static FORKS: AtomicU64 = AtomicU64::new(0);
-static COUNT_FORKS: Once = Once::new();
 
-extern "C" fn forked_child() {
+/// The child handler of `pthread_atfork`: it only bumps an atomic, which is
+/// async-signal-safe.
+pub extern "C" fn count_fork_in_child() {
     FORKS.fetch_add(1, Ordering::Relaxed);
 }
 
 /// How many forks separate this process from the first that loaded us.
 fn fork_generation() -> u64 {
-    COUNT_FORKS.call_once(|| {
-        // SAFETY: registers a child handler that only bumps an atomic, which is
-        // async-signal-safe; no prepare or parent handler. If registration
-        // fails (ENOMEM), forks go uncounted and only `forked_by_count_or_pid`
-        // still sees them.
-        unsafe {
-            libc::pthread_atfork(None, None, Some(forked_child));
-        }
-    });
     FORKS.load(Ordering::Relaxed)
 }
 
