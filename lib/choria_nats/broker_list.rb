@@ -9,8 +9,8 @@ module ChoriaNats
   class BrokerList < SrvLocator
     # The SRV services looked up under the domain, in order.
     SRV_SERVICES = %w[_mcollective-server._tcp _x-puppet-mcollective._tcp].freeze
-    # The NATS port when an address names none.
-    DEFAULT_PORT = 4222
+    # The NATS port when an address names none (the native library's).
+    DEFAULT_PORT = ChoriaNats::NATS_PORT
     # The broker used when nothing else names one.
     DEFAULT_BROKER = "puppet:#{DEFAULT_PORT}"
     # The log line #description gives, by source.
@@ -51,17 +51,6 @@ module ChoriaNats
     # with credentials is refused (the native `ChoriaNats.broker_address`, which the connection shares).
     def with_port(host)
       ChoriaNats.broker_address(host, self.class::DEFAULT_PORT, "plugin.choria.middleware_hosts")
-    end
-
-    # A password in the broker list would be repeated in every message and log line that names the
-    # broker, so it is refused; the message shows the entry with its secret masked.
-    def refuse_credentials(entry)
-      credentials, address = entry.rpartition("@").values_at(0, 2)
-      scheme = credentials[%r{\A[a-z]+://}i].to_s
-      user, colon, = credentials.delete_prefix(scheme).partition(":")
-      masked = colon.empty? ? "#{scheme}***@#{address}" : "#{scheme}#{user}:***@#{address}"
-      raise ConfigurationError, "plugin.choria.middleware_hosts holds credentials in #{masked}: remove them from " \
-                                "it and set plugin.nats.user and plugin.nats.pass instead"
     end
   end
 end

@@ -11,6 +11,11 @@ module ChoriaNats
     CONFIGURED_OPTIONS = TABLE.select { |_, row| row[:role] == :option && row[:key] }.keys.freeze
     # Seconds mco keeps trying to reach a broker when its config sets no connection_timeout.
     CLIENT_CONNECT_DEADLINE = TABLE.fetch("connection_timeout")[:default]
+
+    # The settings table's default for the setting +name+ (nil when it has none or it is worked out).
+    def self.default(name)
+      TABLE.fetch(name)[:default]
+    end
     private_constant :TABLE, :CONFIGURED_OPTIONS
 
     # pluginconf:: MCollective's `Config#pluginconf` (keys without "plugin.")

@@ -3,6 +3,7 @@
 require "net/http"
 require "openssl"
 require_relative "errors"
+require_relative "plugin_settings"
 require_relative "srv_locator"
 
 module ChoriaNats
@@ -30,8 +31,8 @@ module ChoriaNats
     class Location < SrvLocator
       # The SRV services looked up under the domain, in order.
       SRV_SERVICES = %w[_x-puppet-ca._tcp _x-puppet._tcp].freeze
-      # Puppet's port.
-      DEFAULT_PORT = 8140
+      # Puppet's port, from the settings table.
+      DEFAULT_PORT = PluginSettings.default("puppetca_port")
       # The CA's host when nothing else names one.
       DEFAULT_HOST = "puppet"
       # The line #description gives, by source.
@@ -47,7 +48,7 @@ module ChoriaNats
       end
 
       # host:: plugin.choria.puppetca_host, or nil; port:: plugin.choria.puppetca_port, used with the
-      # default host too, or nil for 8140; the other keywords as for SrvLocator.
+      # default host too, or nil for DEFAULT_PORT; the other keywords as for SrvLocator.
       def initialize(host: nil, port: nil, **options)
         super(**options)
         @host = host

@@ -2,9 +2,9 @@
 //! form by the same code that reads the connection's servers.
 
 use super::errors::IntoException;
-use crate::address::{normalize, Credentials};
+use crate::address::{normalize, Credentials, DEFAULT_PORT};
 use crate::errors::Failure;
-use magnus::{function, Error, RModule, Ruby};
+use magnus::{function, prelude::*, Error, RModule, Ruby};
 
 /// `ChoriaNats.broker_address(entry, default_port, setting)`: `entry` as
 /// `host:port`; raises `ChoriaNats::ConfigurationError` naming `setting` when
@@ -24,5 +24,6 @@ fn broker_address(
 }
 
 pub fn define(module: RModule) -> Result<(), Error> {
+    module.const_set("NATS_PORT", DEFAULT_PORT)?;
     module.define_module_function("broker_address", function!(broker_address, 3))
 }
