@@ -7,6 +7,7 @@
 
 use crate::errors::Failure;
 use crate::tls::{certificates, TlsFiles};
+use crate::utc::{format_utc, format_utc_signed, whole_days};
 use crate::x509;
 use magnus::{function, scan_args::scan_args, Error, RHash, RModule, Ruby, Value};
 use rustls::pki_types::{CertificateDer, UnixTime};
@@ -84,13 +85,6 @@ impl Report {
             line: format!("Not checked {what}: {why}"),
         });
     }
-}
-
-/// Seconds in a day, for the days left on a certificate.
-const DAY: i64 = 86_400;
-
-fn utc(seconds: i64) -> String {
-    crate::tls::format_utc(seconds.max(0) as u64)
 }
 
 fn plural(count: usize, word: &str) -> String {
@@ -294,11 +288,11 @@ fn verify_chain(
             ),
             CertificateError::ExpiredContext { not_after, .. } => format!(
                 "An intermediate CA certificate in {cert} expired at {}: get the CA's current intermediate certificate",
-                crate::tls::format_utc(not_after.as_secs())
+                format_utc(not_after.as_secs())
             ),
             CertificateError::NotValidYetContext { not_before, .. } => format!(
                 "An intermediate CA certificate in {cert} is not valid before {}: check the clocks of this machine and the CA",
-                crate::tls::format_utc(not_before.as_secs())
+                format_utc(not_before.as_secs())
             ),
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => format!(
                 "The certificate {cert} is not issued for TLS clients (its extended key usage lacks clientAuth): request a new one from the CA"
@@ -359,21 +353,21 @@ fn validity_line(path: &Path, leaf: &x509::Certificate, now: UnixTime) -> Result
         return Err(format!(
             "The certificate {} is not valid before {} (it is {} here): check the clocks of this machine and the CA",
             path.display(),
-            utc(leaf.not_before),
-            utc(now)
+            format_utc_signed(leaf.not_before),
+            format_utc_signed(now)
         ));
     }
     if now > leaf.not_after {
         return Err(format!(
             "The certificate {} expired at {}: get a new one from the CA (remove the certificate and key, then `mco choria request_cert`; a node's certificate is renewed by Puppet)",
             path.display(),
-            utc(leaf.not_after)
+            format_utc_signed(leaf.not_after)
         ));
     }
     Ok(format!(
         "The certificate is valid until {} ({} left)",
-        utc(leaf.not_after),
-        plural(((leaf.not_after - now) / DAY) as usize, "day")
+        format_utc_signed(leaf.not_after),
+        plural(whole_days(now, leaf.not_after) as usize, "day")
     ))
 }
 

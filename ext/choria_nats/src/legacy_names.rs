@@ -158,34 +158,15 @@ pub const SETTING: &str = "plugin.security.support_legacy_certificates";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustls::pki_types::pem::PemObject;
+    use crate::x509::tests::openssl_certificate;
 
-    /// A self-signed certificate from the openssl command (bin/setup installs it).
+    /// A self-signed certificate with `common_name` and the DNS `sans`.
     fn certificate(common_name: &str, sans: &[&str]) -> CertificateDer<'static> {
-        let mut command = std::process::Command::new("openssl");
-        command.args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ]);
-        command.args(["-nodes", "-keyout", "/dev/null", "-days", "1", "-subj"]);
-        command.arg(format!("/CN={common_name}"));
-        if !sans.is_empty() {
-            let names: Vec<String> = sans.iter().map(|n| format!("DNS:{n}")).collect();
-            command
-                .arg("-addext")
-                .arg(format!("subjectAltName={}", names.join(",")));
-        }
-        let output = command.output().expect("openssl runs");
-        assert!(
-            output.status.success(),
-            "openssl: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        CertificateDer::from_pem_slice(&output.stdout).expect("a PEM certificate")
+        let names: Vec<String> = sans.iter().map(|n| format!("DNS:{n}")).collect();
+        let extension = format!("subjectAltName={}", names.join(","));
+        let extensions: &[&str] = if sans.is_empty() { &[] } else { &[&extension] };
+        let der = openssl_certificate(&format!("/CN={common_name}"), extensions, 1);
+        CertificateDer::from(der)
     }
 
     #[test]

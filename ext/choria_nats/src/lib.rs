@@ -22,6 +22,7 @@ pub mod session;
 pub mod settings;
 pub mod srv;
 mod tls;
+mod utc;
 mod wait;
 mod x509;
 

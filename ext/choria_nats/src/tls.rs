@@ -98,28 +98,6 @@ impl TlsFiles {
     }
 }
 
-/// A UTC time as `2026-11-24 22:07:50 UTC`.
-pub fn format_utc(unix_seconds: u64) -> String {
-    let days = (unix_seconds / 86_400) as i64;
-    let secs = unix_seconds % 86_400;
-    // Civil-from-days (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
-}
-
 /// `wrong.example.net` from rustls' `DnsName("wrong.example.net")`, and
 /// `10.0.0.1` from `IpAddress(10.0.0.1)`.
 fn plain_name(presented: &str) -> &str {
@@ -155,12 +133,12 @@ fn certificate_reason(error: &CertificateError, files: &TlsFiles) -> String {
         }
         CertificateError::ExpiredContext { not_after, .. } => format!(
             "its certificate expired at {}: renew the broker's certificate",
-            format_utc(not_after.as_secs())
+            crate::utc::format_utc(not_after.as_secs())
         ),
         CertificateError::Expired => "its certificate has expired: renew the broker's certificate".to_string(),
         CertificateError::NotValidYetContext { not_before, .. } => format!(
             "its certificate is not valid before {}: check the clocks of this machine and the CA",
-            format_utc(not_before.as_secs())
+            crate::utc::format_utc(not_before.as_secs())
         ),
         CertificateError::NotValidYet => "its certificate is not valid yet: check the clocks".to_string(),
         CertificateError::BadSignature => "its certificate's signature does not verify".to_string(),
@@ -294,13 +272,6 @@ pub fn explain_connect_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_unix_time_as_utc() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(format_utc(1_795_558_070), "2026-11-24 22:07:50 UTC");
-    }
 
     #[test]
     fn a_missing_file_names_the_path_and_request_cert() {
