@@ -5,6 +5,7 @@
 pub mod backoff;
 mod cert_check;
 pub mod connect;
+mod connect_errors;
 mod connection;
 pub mod envelope;
 pub mod envelope_writer;
@@ -16,6 +17,7 @@ mod log_queue;
 mod outgoing_blocks;
 mod panics;
 mod receive_queue;
+mod ruby_api;
 mod runtime;
 pub mod server_pool;
 pub mod session;
@@ -37,7 +39,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     module.const_set("NATIVE_VERSION", env!("CARGO_PKG_VERSION"))?;
     module.const_set("NATS_CLIENT", NATS_CLIENT)?;
     srv::define(ruby, module)?;
-    cert_check::define(ruby, module)?;
+    ruby_api::certificate::define(ruby, module)?;
     envelope::define(module)?;
     connection::define(ruby, module)
 }
