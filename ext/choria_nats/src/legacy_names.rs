@@ -131,8 +131,9 @@ impl ServerCertVerifier for LegacyNames {
 }
 
 /// Whether `der` holds no DNS or IP subjectAltName and its common name is
-/// the host dialled (ASCII case ignored for DNS names).
-fn legacy_name_matches(der: &CertificateDer<'_>, server_name: &ServerName<'_>) -> bool {
+/// the host dialled (ASCII case ignored for DNS names). A certificate that
+/// cannot be read matches nothing.
+pub fn legacy_name_matches(der: &CertificateDer<'_>, server_name: &ServerName<'_>) -> bool {
     let Some(cert) = x509::parse(der) else {
         return false;
     };
@@ -195,5 +196,21 @@ mod tests {
         let ip = ServerName::try_from("127.0.0.1").unwrap();
         assert!(legacy_name_matches(&certificate("127.0.0.1", &[]), &ip));
         assert!(!legacy_name_matches(&certificate("127.0.0.2", &[]), &ip));
+    }
+
+    #[test]
+    fn an_ip_alternative_name_rules_out_the_common_name() {
+        let der = openssl_certificate("/CN=127.0.0.1", &["subjectAltName=IP:127.0.0.2"], 1);
+        let ip = ServerName::try_from("127.0.0.1").unwrap();
+        assert!(!legacy_name_matches(&CertificateDer::from(der), &ip));
+    }
+
+    #[test]
+    fn an_unreadable_certificate_matches_nothing() {
+        let dialled = ServerName::try_from("broker.example.net").unwrap();
+        assert!(!legacy_name_matches(
+            &CertificateDer::from(b"broker.example.net".to_vec()),
+            &dialled
+        ));
     }
 }

@@ -11,7 +11,7 @@ pub mod envelope;
 pub mod envelope_writer;
 mod errors;
 mod gvl;
-mod legacy_names;
+pub mod legacy_names;
 pub mod link;
 mod log_queue;
 mod outgoing_blocks;
@@ -24,9 +24,9 @@ pub mod session;
 pub mod settings;
 pub mod srv;
 mod tls;
-mod utc;
+pub mod utc;
 mod wait;
-mod x509;
+pub mod x509;
 
 use magnus::{prelude::*, Error, Ruby};
 
