@@ -253,6 +253,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_first_alternative_name_extension_counts() {
+        let der = openssl_certificate(
+            "/CN=broker.example.net",
+            &[
+                "subjectAltName=DNS:other.example.net",
+                "issuerAltName=DNS:broker.example.net",
+            ],
+            1,
+        );
+        // The issuerAltName's OID (2.5.29.18) made a second subjectAltName (2.5.29.17).
+        let issuer_alt_name = [0x06, 0x03, 0x55, 0x1d, 0x12];
+        let at = der
+            .windows(5)
+            .position(|w| w == issuer_alt_name)
+            .expect("an issuerAltName");
+        let mut twice = der.clone();
+        twice[at + 4] = 0x11;
+        let cert = parse(&twice).expect("parses");
+        assert_eq!(cert.dns_names, vec!["other.example.net"]);
+    }
+
+    #[test]
     fn reads_bmp_strings_as_utf16() {
         assert_eq!(string_value(Tag::BmpString, &[0, b'h', 0x00, 0xe9]), "hé");
         assert_eq!(string_value(Tag::Utf8String, "hé".as_bytes()), "hé");
