@@ -1,5 +1,6 @@
 //! Pre-flight checks of the CA, certificate and key files, made before any
-//! connection and by the diagnostics (`ChoriaNats.check_certificates`). Each
+//! connection and by the diagnostics (`ChoriaNats.check_certificates`, in
+//! `ruby_api/certificate.rs`). Each
 //! check ends in one line for an operator that names the file and says what
 //! to do. The chain is verified by rustls' webpki client verifier with the CA
 //! file as the only trust anchors and the certificate file's extra
@@ -7,8 +8,8 @@
 
 use crate::errors::Failure;
 use crate::tls::{certificates, TlsFiles};
+use crate::utc::{format_utc, format_utc_signed, whole_days};
 use crate::x509;
-use magnus::{function, scan_args::scan_args, Error, RHash, RModule, Ruby, Value};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{CertificateError, RootCertStore, SignatureAlgorithm};
@@ -26,7 +27,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Problem => "problem",
@@ -86,18 +87,24 @@ impl Report {
     }
 }
 
-/// Seconds in a day, for the days left on a certificate.
-const DAY: i64 = 86_400;
-
-fn utc(seconds: i64) -> String {
-    crate::tls::format_utc(seconds.max(0) as u64)
-}
-
 fn plural(count: usize, word: &str) -> String {
     if count == 1 {
         format!("1 {word}")
     } else {
         format!("{count} {word}s")
+    }
+}
+
+/// The pre-flight checks made before any connection, which do not depend on
+/// the certname: every file exists and parses, the certificate chains to the
+/// CA (with any intermediates in the certificate file), the key belongs to
+/// the certificate, and the certificate is valid now. RSA keys as Puppet
+/// writes them (PKCS#1), PKCS#8 and EC keys are accepted. The first problem,
+/// in that order, is the error.
+pub fn preflight(files: &TlsFiles) -> Result<(), Failure> {
+    match check(files, None, UnixTime::now()).first_problem() {
+        Some(problem) => Err(Failure::config(problem.line.clone())),
+        None => Ok(()),
     }
 }
 
@@ -294,11 +301,11 @@ fn verify_chain(
             ),
             CertificateError::ExpiredContext { not_after, .. } => format!(
                 "An intermediate CA certificate in {cert} expired at {}: get the CA's current intermediate certificate",
-                crate::tls::format_utc(not_after.as_secs())
+                format_utc(not_after.as_secs())
             ),
             CertificateError::NotValidYetContext { not_before, .. } => format!(
                 "An intermediate CA certificate in {cert} is not valid before {}: check the clocks of this machine and the CA",
-                crate::tls::format_utc(not_before.as_secs())
+                format_utc(not_before.as_secs())
             ),
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => format!(
                 "The certificate {cert} is not issued for TLS clients (its extended key usage lacks clientAuth): request a new one from the CA"
@@ -359,73 +366,59 @@ fn validity_line(path: &Path, leaf: &x509::Certificate, now: UnixTime) -> Result
         return Err(format!(
             "The certificate {} is not valid before {} (it is {} here): check the clocks of this machine and the CA",
             path.display(),
-            utc(leaf.not_before),
-            utc(now)
+            format_utc_signed(leaf.not_before),
+            format_utc_signed(now)
         ));
     }
     if now > leaf.not_after {
         return Err(format!(
             "The certificate {} expired at {}: get a new one from the CA (remove the certificate and key, then `mco choria request_cert`; a node's certificate is renewed by Puppet)",
             path.display(),
-            utc(leaf.not_after)
+            format_utc_signed(leaf.not_after)
         ));
     }
     Ok(format!(
         "The certificate is valid until {} ({} left)",
-        utc(leaf.not_after),
-        plural(((leaf.not_after - now) / DAY) as usize, "day")
+        format_utc_signed(leaf.not_after),
+        plural(whole_days(now, leaf.not_after) as usize, "day")
     ))
-}
-
-impl TlsFiles {
-    /// The checks that do not depend on the certname, at the current time.
-    pub fn report(&self, certname: Option<&str>) -> Report {
-        check(self, certname, UnixTime::now())
-    }
-}
-
-/// `ChoriaNats.check_certificates(ca_file, cert_file, key_file, certname = nil)`:
-/// every pre-flight check as a Hash (see `lib/choria_nats/certificate_check.rb`).
-fn check_certificates(ruby: &Ruby, args: &[Value]) -> Result<RHash, Error> {
-    let args =
-        scan_args::<(String, String, String), (Option<Option<String>>,), (), (), (), ()>(args)?;
-    let (ca, cert, key) = args.required;
-    let certname = args.optional.0.flatten();
-    let files = TlsFiles {
-        ca: ca.into(),
-        cert: cert.into(),
-        key: key.into(),
-    };
-    let report = files.report(certname.as_deref());
-    let hash = ruby.hash_new();
-    let checks = ruby.ary_new();
-    for check in &report.checks {
-        let item = ruby.hash_new();
-        item.aset("check", check.name)?;
-        item.aset("status", check.status.as_str())?;
-        item.aset("line", check.line.as_str())?;
-        checks.push(item)?;
-    }
-    hash.aset("ok", report.first_problem().is_none())?;
-    hash.aset("checks", checks)?;
-    hash.aset("chain", report.chain.clone())?;
-    hash.aset("key_type", report.key_type.clone())?;
-    let leaf = report.leaf.as_ref();
-    hash.aset("subject", leaf.map(|l| l.subject.clone()))?;
-    hash.aset("issuer", leaf.map(|l| l.issuer.clone()))?;
-    hash.aset("names", leaf.map(|l| l.names()).unwrap_or_default())?;
-    hash.aset("not_before", leaf.map(|l| l.not_before))?;
-    hash.aset("not_after", leaf.map(|l| l.not_after))?;
-    Ok(hash)
-}
-
-pub fn define(_ruby: &Ruby, module: RModule) -> Result<(), Error> {
-    module.define_module_function("check_certificates", function!(check_certificates, -1))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::Category;
+
+    #[test]
+    fn a_missing_file_names_the_path_and_request_cert() {
+        let dir = std::env::temp_dir().join(format!("choria-nats-missing-{}", std::process::id()));
+        let err = preflight(&TlsFiles::in_dir(&dir)).unwrap_err();
+        assert_eq!(err.kind, Category::Configuration);
+        assert!(
+            err.message.contains("ca.pem does not exist"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("mco choria request_cert"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_file_without_certificates_is_refused() {
+        let dir = std::env::temp_dir().join(format!("choria-nats-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), "not a certificate\n").unwrap();
+        let err = preflight(&TlsFiles::in_dir(&dir)).unwrap_err();
+        assert!(
+            err.message.contains("holds no PEM certificate"),
+            "{}",
+            err.message
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn missing_files_are_each_reported_and_the_rest_skipped() {

@@ -2,11 +2,11 @@
 //! one round over the pool, or retries with back-off until a deadline or for
 //! ever, each failure explained with the server it concerns.
 
+use crate::connect_errors::explain_connect_error;
 use crate::errors::{Category, Failure};
 use crate::log_queue::Level;
 use crate::settings::{InitialRetry, Settings};
 use crate::shared::Shared;
-use crate::tls::explain_connect_error;
 use async_nats::{Client, ConnectError, ConnectErrorKind, ConnectOptions, ServerAddr};
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -142,7 +142,7 @@ pub struct Connected {
 
 /// Connects for the first time, as `settings.initial_retry` says.
 pub async fn initial(settings: &Settings, shared: &Arc<Shared>) -> Result<Connected, Failure> {
-    settings.files.check()?;
+    crate::cert_check::preflight(&settings.files)?;
     let deadline = match settings.initial_retry {
         InitialRetry::For(limit) => Some(Instant::now() + limit),
         _ => None,

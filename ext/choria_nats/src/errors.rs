@@ -23,9 +23,6 @@ pub enum Category {
     Internal,
 }
 
-/// `tls.rs` names [`Category`] `Kind`; the two names are one type.
-pub use Category as Kind;
-
 /// A failure with the sentence an operator reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

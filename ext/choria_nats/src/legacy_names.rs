@@ -131,8 +131,9 @@ impl ServerCertVerifier for LegacyNames {
 }
 
 /// Whether `der` holds no DNS or IP subjectAltName and its common name is
-/// the host dialled (ASCII case ignored for DNS names).
-fn legacy_name_matches(der: &CertificateDer<'_>, server_name: &ServerName<'_>) -> bool {
+/// the host dialled (ASCII case ignored for DNS names). A certificate that
+/// cannot be read matches nothing.
+pub fn legacy_name_matches(der: &CertificateDer<'_>, server_name: &ServerName<'_>) -> bool {
     let Some(cert) = x509::parse(der) else {
         return false;
     };
@@ -158,34 +159,15 @@ pub const SETTING: &str = "plugin.security.support_legacy_certificates";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustls::pki_types::pem::PemObject;
+    use crate::x509::tests::openssl_certificate;
 
-    /// A self-signed certificate from the openssl command (bin/setup installs it).
+    /// A self-signed certificate with `common_name` and the DNS `sans`.
     fn certificate(common_name: &str, sans: &[&str]) -> CertificateDer<'static> {
-        let mut command = std::process::Command::new("openssl");
-        command.args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ]);
-        command.args(["-nodes", "-keyout", "/dev/null", "-days", "1", "-subj"]);
-        command.arg(format!("/CN={common_name}"));
-        if !sans.is_empty() {
-            let names: Vec<String> = sans.iter().map(|n| format!("DNS:{n}")).collect();
-            command
-                .arg("-addext")
-                .arg(format!("subjectAltName={}", names.join(",")));
-        }
-        let output = command.output().expect("openssl runs");
-        assert!(
-            output.status.success(),
-            "openssl: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        CertificateDer::from_pem_slice(&output.stdout).expect("a PEM certificate")
+        let names: Vec<String> = sans.iter().map(|n| format!("DNS:{n}")).collect();
+        let extension = format!("subjectAltName={}", names.join(","));
+        let extensions: &[&str] = if sans.is_empty() { &[] } else { &[&extension] };
+        let der = openssl_certificate(&format!("/CN={common_name}"), extensions, 1);
+        CertificateDer::from(der)
     }
 
     #[test]
@@ -214,5 +196,21 @@ mod tests {
         let ip = ServerName::try_from("127.0.0.1").unwrap();
         assert!(legacy_name_matches(&certificate("127.0.0.1", &[]), &ip));
         assert!(!legacy_name_matches(&certificate("127.0.0.2", &[]), &ip));
+    }
+
+    #[test]
+    fn an_ip_alternative_name_rules_out_the_common_name() {
+        let der = openssl_certificate("/CN=127.0.0.1", &["subjectAltName=IP:127.0.0.2"], 1);
+        let ip = ServerName::try_from("127.0.0.1").unwrap();
+        assert!(!legacy_name_matches(&CertificateDer::from(der), &ip));
+    }
+
+    #[test]
+    fn an_unreadable_certificate_matches_nothing() {
+        let dialled = ServerName::try_from("broker.example.net").unwrap();
+        assert!(!legacy_name_matches(
+            &CertificateDer::from(b"broker.example.net".to_vec()),
+            &dialled
+        ));
     }
 }

@@ -7,11 +7,12 @@ pub mod address;
 pub mod backoff;
 mod cert_check;
 pub mod connect;
+mod connect_errors;
 mod connection;
 pub mod envelope;
 mod errors;
 pub mod json_escape;
-mod legacy_names;
+pub mod legacy_names;
 mod log_queue;
 mod outgoing_blocks;
 mod panics;
@@ -24,8 +25,9 @@ pub mod settings;
 pub mod shared;
 pub mod srv;
 mod tls;
+pub mod utc;
 mod wait;
-mod x509;
+pub mod x509;
 
 /// The NATS client inside, for `client_flavour` and the start-up log line.
 pub const NATS_CLIENT: &str = "async-nats 0.51.0";

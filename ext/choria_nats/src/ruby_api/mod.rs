@@ -4,6 +4,7 @@
 
 mod address;
 mod args;
+mod certificate;
 mod connection;
 mod envelope;
 mod errors;
@@ -27,7 +28,7 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     module.const_set("NATS_CLIENT", crate::NATS_CLIENT)?;
     address::define(module)?;
     srv::define(module)?;
-    crate::cert_check::define(ruby, module)?;
+    certificate::define(ruby, module)?;
     envelope::define(module)?;
     settings::define(ruby, module)?;
     connection::define(ruby, module)
