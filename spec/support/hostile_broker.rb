@@ -137,11 +137,17 @@ module ChoriaNats
         until @stopped
           next unless (client = accept)
 
-          kase = @mutex.synchronize { @armed.tap { @armed = nil } }
-          spawn_thread { kase ? play(client, kase) : forward(client) }
+          serve(client, @mutex.synchronize { @armed.tap { @armed = nil } })
         end
       rescue IOError
         nil
+      end
+
+      # Plays +kase+ on +client+, or forwards it to the real broker, in a thread of its own. A method
+      # of its own so the thread's block holds this connection, not the loop's variable, which the
+      # next accept sets to nil before the thread may have read it.
+      def serve(client, kase)
+        spawn_thread { kase ? play(client, kase) : forward(client) }
       end
 
       # The next connection, or nil when none came within TICK or it went before it was accepted.
