@@ -13,7 +13,7 @@ module MCollective
       COMMANDS = %w[request_cert show_config].freeze
 
       description "choria-nats: get a certificate from the Puppet CA, or show how this node reaches NATS"
-      usage "mco choria request_cert [--wait SECONDS] [--ca-fingerprint SHA256]"
+      usage "mco choria request_cert [--ca HOST[:PORT]] [--certname NAME] [--wait SECONDS] [--ca-fingerprint SHA256]"
       usage "mco choria show_config"
 
       option :wait,
@@ -28,6 +28,19 @@ module MCollective
                           "(default: plugin.choria.puppetca_fingerprint; none: shown to compare by eye)",
              arguments: ["--ca-fingerprint SHA256"],
              type: String
+
+      option :ca,
+             description: "The Puppet CA to ask, HOST or HOST:PORT (default: plugin.choria.puppetca_host and " \
+                          "_port, else SRV, else puppet:8140)",
+             arguments: ["--ca HOST[:PORT]"],
+             type: String,
+             validate: ->(text) { ChoriaNats::PuppetCA::Location.option_problem(text) || true }
+
+      option :certname,
+             description: "The certificate's name (default: MCOLLECTIVE_CERTNAME, else <user>.mcollective)",
+             arguments: ["--certname NAME"],
+             type: String,
+             validate: ->(name) { ChoriaNats::SSLPaths.certname_problem(name, given_by: "--certname") || true }
 
       exclude_argument_sections "common", "filter", "rpc"
 
@@ -53,8 +66,9 @@ module MCollective
 
       def request_cert
         settings = ChoriaNats::PluginSettings.new(config.pluginconf)
-        paths = ChoriaNats::SSLPaths.new(identity: config.identity, ssldir: settings.ssldir)
-        location = ChoriaNats::PuppetCA::Location.from_settings(settings)
+        paths = ChoriaNats::SSLPaths.new(identity: config.identity, ssldir: settings.ssldir,
+                                         certname: configuration[:certname])
+        location = ChoriaNats::PuppetCA::Location.from_settings(settings, ca_option: configuration[:ca])
         address, source = location.servers.first
         puts(location.description)
         wait = configuration.fetch(:wait, ChoriaNats::CertificateRequest::DEFAULT_WAIT)
