@@ -16,7 +16,8 @@ Gem::Specification.new do |spec|
   spec.required_ruby_version = ">= 2.7"
   spec.files = Dir["lib/**/*.rb", "lib/choria_nats/data/*.tsv", "lib/mcollective/**/*.{rb,ddl}", "exe/*",
                    "ext/choria_nats/extconf.rb", "ext/choria_nats/Cargo.toml", "ext/choria_nats/src/**/*.rs",
-                   "Cargo.toml", "Cargo.lock", "README.md", "CHANGELOG.md", "CONTRIBUTING.md", "docs/*.md", "LICENSE", "THIRD-PARTY-LICENSES"]
+                   "Cargo.toml", "Cargo.lock", "README.md", "CHANGELOG.md", "CONTRIBUTING.md", "docs/*.md", "LICENSE",
+                   "THIRD-PARTY-LICENSES"]
   spec.bindir = "exe"
   spec.executables = ["choria-nats"]
   spec.require_paths = ["lib"]
