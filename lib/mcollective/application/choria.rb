@@ -2,6 +2,7 @@
 
 require "choria_nats"
 require "choria_nats/certificate_request"
+require "choria_nats/config_report"
 require "choria_nats/doctor"
 
 module MCollective
@@ -81,12 +82,43 @@ module MCollective
         1
       end
 
+      # What the reference's show_config shows, a section a method, then the doctor's report, whose
+      # status is the command's.
       def show_config
+        puts("Active configuration of mco and mcollectived with choria-nats (`mco choria show_config`)")
+        show_mcollective
+        show_puppet
+        show_security
+        show_choria_settings
+        puts
         ChoriaNats::Doctor.new(identity: config.identity, pluginconf: config.pluginconf,
                                config_file: config.configfile).run
       rescue ChoriaNats::Error => e
         warn("mco choria show_config: #{e.message}")
         1
+      end
+
+      def show_mcollective
+        config_report.mcollective_section
+      end
+
+      def show_puppet
+        config_report.puppet_section
+      end
+
+      def show_security
+        config_report.security_section
+      end
+
+      def show_choria_settings
+        config_report.choria_settings_section
+      end
+
+      def config_report
+        @config_report ||= ChoriaNats::ConfigReport.new(
+          mcollective: ChoriaNats::ConfigReport::Facts.from_config(config, version: MCollective::VERSION),
+          pluginconf: config.pluginconf
+        )
       end
 
       def config
