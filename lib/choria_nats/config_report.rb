@@ -36,16 +36,16 @@ module ChoriaNats
     # The key prefix of the settings listed in #choria_settings_section.
     CHORIA_PREFIX = "plugin.choria."
 
-    # mcollective:: Facts; pluginconf:: Config#pluginconf; env, uid:: the process' (as for SSLPaths);
-    # domain_lookup and resolver as for SrvLocator (one domain lookup serves every section).
-    def initialize(mcollective:, pluginconf:, out: $stdout, env: ENV, uid: Process.uid, home: nil,
+    # mcollective:: Facts; pluginconf:: Config#pluginconf; ssl_paths:: a ChoriaNats::SSLPaths, or a
+    # callable making one (it may raise ChoriaNats::ConfigurationError); env:: the process'; domain_lookup
+    # and resolver as for SrvLocator (one domain lookup serves every section).
+    def initialize(mcollective:, pluginconf:, ssl_paths:, out: $stdout, env: ENV,
                    domain_lookup: -> { SrvLocator.facter_domain }, resolver: ChoriaNats.method(:srv_lookup))
       @facts = mcollective
       @conf = pluginconf
       @out = out
-      @env = env
       @settings = PluginSettings.new(pluginconf, env: env)
-      @paths_options = { identity: mcollective.identity, ssldir: @settings.ssldir, uid: uid, env: env, home: home }
+      @ssl_paths = ssl_paths
       @domain_lookup = domain_lookup
       @resolver = resolver
     end
@@ -78,7 +78,7 @@ module ChoriaNats
       field("securityprovider", "#{@facts.securityprovider} (MCollective's security plugin)")
       provider = present(@conf["security.provider"])
       field("Security provider", provider ? "#{provider} (plugin.security.provider)" : "puppet (the default)")
-      paths = SSLPaths.new(**@paths_options)
+      paths = @ssl_paths.respond_to?(:call) ? @ssl_paths.call : @ssl_paths
       field("CSR path", "#{paths.csr_file} (#{File.exist?(paths.csr_file) ? 'found' : 'absent'})")
     rescue ConfigurationError => e
       field("CSR path", "(unknown: #{e.message})")

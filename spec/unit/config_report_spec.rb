@@ -16,8 +16,9 @@ RSpec.describe ChoriaNats::ConfigReport do
   end
 
   def report(pluginconf = {}, env: {}, domain: "example.net", home: "/home/rip")
-    described_class.new(mcollective: facts, pluginconf: pluginconf, out: out, env: { "USER" => "rip" }.merge(env),
-                        uid: 1000, home: home, domain_lookup: -> { domain }, resolver: resolver)
+    paths = -> { ChoriaNats::SSLPaths.new(identity: facts.identity, uid: 1000, home: home, env: { "USER" => "rip" }) }
+    described_class.new(mcollective: facts, pluginconf: pluginconf, out: out, env: env, ssl_paths: paths,
+                        domain_lookup: -> { domain }, resolver: resolver)
   end
 
   it "shows MCollective's version, files and collectives, and the gem's version" do

@@ -92,7 +92,7 @@ module MCollective
         show_choria_settings
         puts
         ChoriaNats::Doctor.new(identity: config.identity, pluginconf: config.pluginconf,
-                               config_file: config.configfile).run
+                               config_file: config.configfile, ssl_paths: ssl_paths).run
       rescue ChoriaNats::Error => e
         warn("mco choria show_config: #{e.message}")
         1
@@ -117,7 +117,14 @@ module MCollective
       def config_report
         @config_report ||= ChoriaNats::ConfigReport.new(
           mcollective: ChoriaNats::ConfigReport::Facts.from_config(config, version: MCollective::VERSION),
-          pluginconf: config.pluginconf
+          pluginconf: config.pluginconf, ssl_paths: -> { ssl_paths }
+        )
+      end
+
+      # One SSLPaths for every section: Puppet is asked for its SSL dir once.
+      def ssl_paths
+        @ssl_paths ||= ChoriaNats::SSLPaths.new(
+          identity: config.identity, ssldir: ChoriaNats::PluginSettings.new(config.pluginconf).ssldir
         )
       end
 
