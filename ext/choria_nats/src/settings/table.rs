@@ -631,6 +631,10 @@ mod tests {
             PUPPETCA_PORT,
             PUPPETCA_FINGERPRINT,
             CONNECTION_TIMEOUT,
+            PUPPETSERVER_HOST,
+            PUPPETSERVER_PORT,
+            PUPPETDB_HOST,
+            PUPPETDB_PORT,
         ];
         assert_eq!(all.len(), SETTINGS.len());
         for setting in all {
