@@ -47,6 +47,13 @@ module ChoriaNats
       @ssl_dir, @ssl_dir_reason = choose_dir(ssldir, home || env["HOME"], puppet_ssldir)
     end
 
+    # Raises ChoriaNats::ConfigurationError, ending with `advice`, when the certname is not one
+    # Puppet's CA accepts (see PUPPET_CERTNAME).
+    def check_puppet_certname!(advice)
+      problem = self.class.certname_problem(certname, advice: advice)
+      raise ConfigurationError, problem if problem
+    end
+
     # Whether these are the daemon's (root's) paths.
     def root?
       @root
