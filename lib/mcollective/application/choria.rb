@@ -8,7 +8,7 @@ require "choria_nats/doctor"
 module MCollective
   class Application
     # `mco choria request_cert` and `mco choria show_config`, from the choria-nats gem.
-    # A thin layer: the work is in ChoriaNats::CertificateRequest and ChoriaNats::Doctor.
+    # A thin layer: the work is in ChoriaNats::CertificateRequest, ChoriaNats::ConfigReport and ChoriaNats::Doctor.
     class Choria < Application
       # The commands this application knows.
       COMMANDS = %w[request_cert show_config].freeze
@@ -82,8 +82,8 @@ module MCollective
         1
       end
 
-      # What the reference's show_config shows, a section a method, then the doctor's report, whose
-      # status is the command's.
+      # What mcollective-choria's show_config showed, then the doctor's report, whose status is the
+      # command's. A section is a method, so another is one more line here.
       def show_config
         puts("Active configuration of mco and mcollectived with choria-nats (`mco choria show_config`)")
         show_mcollective
