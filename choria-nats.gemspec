@@ -14,9 +14,10 @@ Gem::Specification.new do |spec|
   spec.authors = ["choria-nats developers"]
   spec.license = "Apache-2.0"
   spec.required_ruby_version = ">= 2.7"
-  spec.files = Dir["lib/**/*.rb", "lib/mcollective/**/*.{rb,ddl}", "exe/*", "ext/choria_nats/extconf.rb",
-                   "ext/choria_nats/Cargo.toml", "ext/choria_nats/src/**/*.rs", "Cargo.toml", "Cargo.lock", "README.md",
-                   "CHANGELOG.md", "CONTRIBUTING.md", "docs/*.md", "LICENSE", "THIRD-PARTY-LICENSES"]
+  spec.files = Dir["lib/**/*.rb", "lib/choria_nats/data/*.tsv", "lib/mcollective/**/*.{rb,ddl}", "exe/*",
+                   "ext/choria_nats/extconf.rb", "ext/choria_nats/Cargo.toml", "ext/choria_nats/src/**/*.rs",
+                   "Cargo.toml", "Cargo.lock", "README.md", "CHANGELOG.md", "CONTRIBUTING.md", "docs/*.md", "LICENSE",
+                   "THIRD-PARTY-LICENSES"]
   spec.bindir = "exe"
   spec.executables = ["choria-nats"]
   spec.require_paths = ["lib"]

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require "fileutils"
+require "forwardable"
 require "openssl"
 require_relative "../choria_nats"
 require_relative "atomic_file"
@@ -18,6 +19,8 @@ module ChoriaNats
   #
   #   ChoriaNats::CertificateRequest.new(paths: ssl_paths, puppet_ca: puppet_ca, out: $stdout, wait: 600).run
   class CertificateRequest
+    extend Forwardable
+
     # Seconds to wait for the CA to sign, unless told.
     DEFAULT_WAIT = 600
     # Seconds between two looks at the CA.
@@ -47,7 +50,7 @@ module ChoriaNats
     # Runs the request; returns the CertificateCheck of the saved certificate. Raises
     # ChoriaNats::CertificateRequestError (the CA) or ChoriaNats::ConfigurationError (the files).
     def run
-      refuse_root
+      refuse_to_start
       @out.puts("Requesting a certificate for #{certname} from the Puppet CA #{@puppet_ca}")
       @out.puts("SSL dir #{@paths.ssl_dir} (#{@paths.ssl_dir_reason})")
       existing = existing_certificate
@@ -64,11 +67,11 @@ module ChoriaNats
 
     private
 
-    def certname
-      @paths.certname
-    end
+    def_delegator :@paths, :certname
 
-    def refuse_root
+    # Before any file is read or made: as root, or for a certname that cannot name files in the SSL dir.
+    def refuse_to_start
+      @paths.check_puppet_certname!("set MCOLLECTIVE_CERTNAME, or give --certname")
       return unless @uid.zero?
 
       raise ConfigurationError, "refusing to run as root: root's certificate is the node's own Puppet " \

@@ -15,12 +15,15 @@ module ChoriaNats
       Usage: choria-nats COMMAND [OPTIONS]
 
       Commands:
-        plugin install [--libdir DIR | --config FILE]
+        plugin install [--replace] [--libdir DIR | --config FILE]
             Make MCollective find the choria-nats plugins (connector = nats): writes small loaders
             and the DDLs into DIR/mcollective/. Safe to run again, e.g. after upgrading the gem;
-            never overwrites a file it did not write.
+            never overwrites a file it did not write. With --replace, mcollective-choria's own
+            connector/nats.rb, connector/nats.ddl and application/choria.rb (recognised by their
+            content) are moved aside into DIR/#{PluginBackup::DIR_NAME}/ first.
         plugin uninstall [--libdir DIR | --config FILE]
-            Remove the files `plugin install` wrote, and only those.
+            Remove the files `plugin install` wrote, and only those; put back the files
+            --replace moved aside.
         doctor [--config FILE]
             Say why this node can or cannot reach its NATS brokers: the certname and SSL dir, each
             certificate check, the broker list and where it came from, and a real TLS connection to
@@ -94,19 +97,21 @@ module ChoriaNats
       raise UsageError, "plugin needs install or uninstall" if action.nil?
       raise UsageError, "unknown plugin command '#{action}'" unless PLUGIN_COMMANDS.include?(action)
 
-      options = command_options(args, libdir: true)
+      options = command_options(args, libdir: true, replace: action == "install")
       raise UsageError, "give --libdir or --config, not both" if options[:libdir] && options[:config]
       return help([]) if options[:help]
 
       installer(options).public_send(action).exit_status
     end
 
-    # The options after a command: --help, --config FILE and, with `libdir`, --libdir DIR; nothing else.
-    def command_options(args, libdir: false)
+    # The options after a command: --help, --config FILE, with `libdir` --libdir DIR and with `replace`
+    # --replace; nothing else.
+    def command_options(args, libdir: false, replace: false)
       options = {}
       parser = OptionParser.new do |opts|
         opts.on("-h", "--help") { options[:help] = true }
         opts.on("--libdir DIR") { |dir| options[:libdir] = dir } if libdir
+        opts.on("--replace") { options[:replace] = true } if replace
         opts.on("--config FILE") { |file| options[:config] = file }
       end
       rest = parser.parse(args)
@@ -126,10 +131,11 @@ module ChoriaNats
     end
 
     def installer(options)
-      return PluginInstaller.new(libdir: options[:libdir], out: @out) if options[:libdir]
+      replace = options.fetch(:replace, false)
+      return PluginInstaller.new(libdir: options[:libdir], out: @out, replace: replace) if options[:libdir]
 
       files = options[:config] ? [File.expand_path(options[:config])] : PluginInstaller::CONFIG_FILES
-      PluginInstaller.from_config(config_files: files, out: @out)
+      PluginInstaller.from_config(config_files: files, out: @out, replace: replace)
     end
   end
 end

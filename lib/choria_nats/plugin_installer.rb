@@ -5,6 +5,8 @@ require_relative "version"
 require_relative "errors"
 require_relative "atomic_file"
 require_relative "config_file"
+require_relative "plugin_backup"
+require_relative "reference_files"
 
 module ChoriaNats
   # The gem's own MCollective plugin tree (connector/nats.rb, connector/nats.ddl, ...). The files
@@ -17,7 +19,9 @@ module ChoriaNats
   # is on neither. So for each plugin file the gem carries, this writes into <libdir>/mcollective/
   # a small loader (Ruby files: it activates the installed gem and loads the gem's copy, so upgrading
   # the gem upgrades the plugin) or a copy (DDL files). It only ever rewrites or removes files that
-  # carry its marker on their first line; anything else is reported and left alone.
+  # carry its marker on their first line; anything else is reported and left alone, except, with
+  # `replace`, mcollective-choria's own versions of these files (ChoriaNats::ReferenceFiles), which
+  # it moves aside into a backup (ChoriaNats::PluginBackup) that `uninstall` puts back.
   class PluginInstaller
     # On the first line of every file we write; how we recognise them, whatever version wrote them.
     MARKER = "Written by `choria-nats plugin install`"
@@ -25,8 +29,11 @@ module ChoriaNats
     # The configs searched for a libdir: the server configs first, then the client configs.
     CONFIG_FILES = (ConfigFile::SERVER_FILES + ConfigFile::CLIENT_FILES).freeze
 
-    # What `#install` or `#uninstall` did to one file.
-    Action = Struct.new(:status, :path)
+    # What `#install` or `#uninstall` did to one file; `note` ends its line.
+    Action = Struct.new(:status, :path, :note)
+
+    # The statuses of a file that was left in the way: the plugin is not fully installed.
+    LEFT_ALONE = %i[foreign reference].freeze
 
     # Everything `#install` or `#uninstall` did; not a success when a file was left alone on install.
     Result = Struct.new(:actions, :complete) do
@@ -49,10 +56,11 @@ module ChoriaNats
     # An installer for the libdir MCollective would use: the first entry of the first `libdir` line of
     # the first readable config in `config_files` that has one, said on `out`; the config's other
     # libdirs are checked for files loaded instead of ours. Raises ChoriaNats::ConfigurationError.
-    def self.from_config(config_files: CONFIG_FILES, out: $stdout, plugin_dir: PLUGIN_DIR)
+    def self.from_config(config_files: CONFIG_FILES, out: $stdout, plugin_dir: PLUGIN_DIR, replace: false)
       config = ConfigFile.naming_libdir(config_files)
       out.puts("libdir #{config.libdirs.first} (from #{config.path})")
-      new(libdir: config.libdirs.first, out: out, other_libdirs: config.libdirs.drop(1), plugin_dir: plugin_dir)
+      new(libdir: config.libdirs.first, out: out, other_libdirs: config.libdirs.drop(1), plugin_dir: plugin_dir,
+          replace: replace)
     end
 
     # The libdir installed into, and the gem plugin tree its files load.
@@ -60,11 +68,14 @@ module ChoriaNats
 
     # libdir: the MCollective libdir to install into. other_libdirs: the config's other libdirs, only
     # checked for files that could be loaded instead of ours. plugin_dir: the gem's plugin tree.
-    def initialize(libdir:, out: $stdout, other_libdirs: [], plugin_dir: PLUGIN_DIR)
+    # replace: move mcollective-choria's own versions of our files aside (`--replace`).
+    def initialize(libdir:, out: $stdout, other_libdirs: [], plugin_dir: PLUGIN_DIR, replace: false)
       @libdir = File.expand_path(libdir)
       @out = out
       @other_libdirs = other_libdirs.map { |dir| File.expand_path(dir) } - [@libdir]
       @plugin_dir = plugin_dir
+      @replace = replace
+      @backup = PluginBackup.new(libdir: @libdir)
     end
 
     # The gem's plugin files, relative to its plugin tree: ["connector/nats.ddl", "connector/nats.rb"].
@@ -77,17 +88,20 @@ module ChoriaNats
       files = plugin_files
       raise Error, "no MCollective plugin files in #{plugin_dir}: is the choria-nats gem complete?" if files.empty?
 
-      actions = files.map { |relative| install_file(relative) }
-      result = Result.new(actions, actions.none? { |action| action.status == :foreign })
+      in_the_way, replacing = plan(files)
+      actions = files.map { |relative| install_file(relative, in_the_way[relative], replacing) }
+      result = Result.new(actions, actions.none? { |action| LEFT_ALONE.include?(action.status) })
       warn_shadowed(files)
       @out.puts(install_summary(result))
       result
     end
 
-    # Removes every file under <libdir>/mcollective that carries our marker, and nothing else.
+    # Removes every file under <libdir>/mcollective that carries our marker, and nothing else, putting
+    # back the mcollective-choria files `install --replace` moved aside.
     def uninstall
       ours, foreign = installed_files.partition { |path| ours?(path) }
-      actions = ours.map { |path| remove(path) }
+      actions = ours.map { |path| remove_or_restore(path) }
+      actions += orphan_backups(ours)
       foreign &= plugin_files.map { |relative| target(relative) }
       actions += foreign.map { |path| report(Action.new(:foreign, path)) }
       @out.puts("nothing to remove: no file written by choria-nats in #{mcollective_dir}") if ours.empty?
@@ -143,12 +157,13 @@ module ChoriaNats
       File.join(mcollective_dir, relative)
     end
 
-    def install_file(relative)
+    def install_file(relative, releases, replacing)
+      return in_the_way_action(relative, releases, replacing) if releases
+
       path = target(relative)
       content = content_for(relative)
       status =
         if !File.exist?(path) && !File.symlink?(path) then :created
-        elsif !ours?(path) then :foreign
         elsif File.binread(path) == content.b then :unchanged
         else
           :updated
@@ -189,7 +204,10 @@ module ChoriaNats
         case action.status
         when :foreign then "left alone #{action.path}: not written by choria-nats (another plugin of " \
                            "that name? move it away, then run again)"
-        else format("%-10<status>s %<path>s", status: action.status, path: action.path)
+        when :reference then "left alone #{action.path}: #{action.note}"
+        else
+          line = format("%-10<status>s %<path>s", status: action.status, path: action.path)
+          action.note ? "#{line}: #{action.note}" : line
         end
       @out.puts(line)
       action
@@ -210,9 +228,74 @@ module ChoriaNats
       if result.success?
         "Now set `connector = nats` in server.cfg and client.cfg and restart mcollectived."
       else
-        "choria-nats plugin install: #{result.paths(:foreign).size} file(s) left alone, so the plugin is not " \
+        left = LEFT_ALONE.sum { |status| result.paths(status).size }
+        "choria-nats plugin install: #{left} file(s) left alone, so the plugin is not " \
           "fully installed: move them away and run it again."
       end
     end
+  end
+
+  # The installer's second part.
+  class PluginInstaller
+    # What the installer does with mcollective-choria's own versions of its files: recognise them,
+    # leave them alone or (with `replace`) move them aside, and put them back on uninstall.
+    module References
+      private
+
+      # For a file of another plugin at the target of `relative`: the mcollective-choria releases that
+      # shipped it ([] when none did); nil when the target is free or ours.
+      def in_the_way(relative)
+        path = target(relative)
+        return nil if (!File.exist?(path) && !File.symlink?(path)) || ours?(path)
+
+        ReferenceFiles.recognise(path, relative)
+      end
+
+      # For each file, what #in_the_way says; and whether to replace what is in the way, which is all
+      # or nothing: moving some files aside while another stays would leave a mix of two connectors.
+      def plan(files)
+        in_the_way = files.to_h { |relative| [relative, in_the_way(relative)] }
+        replacing = @replace && in_the_way.values.none? { |releases| releases&.empty? }
+        @backup.prepare(in_the_way.compact.keys.to_h { |relative| [relative, target(relative)] }) if replacing
+        [in_the_way, replacing]
+      end
+
+      def in_the_way_action(relative, releases, replacing)
+        path = target(relative)
+        return left_alone(path, releases) unless replacing
+
+        report(Action.new(:replaced, path, @backup.replace(path, relative, content_for(relative))))
+      end
+
+      def left_alone(path, releases)
+        return report(Action.new(:foreign, path)) if releases.empty?
+
+        hint = if @replace then "not moved aside while a file that is not mcollective-choria's is in the way"
+               else
+                 "`choria-nats plugin install --replace` moves it aside into #{@backup.dir} (`plugin uninstall` " \
+                   "puts it back)"
+               end
+        report(Action.new(:reference, path, "#{ReferenceFiles.describe(releases)}'s own file: #{hint}"))
+      end
+
+      def remove_or_restore(path)
+        relative = path.delete_prefix("#{mcollective_dir}/")
+        return remove(path) unless @backup.backed_up?(relative)
+
+        report(Action.new(:restored, path, @backup.restore(path, relative)))
+      end
+
+      # Backups whose file is no longer ours: put back where nothing is, kept where something else is.
+      def orphan_backups(ours)
+        (@backup.relatives - ours.map { |path| path.delete_prefix("#{mcollective_dir}/") }).map do |relative|
+          path = target(relative)
+          next report(Action.new(:restored, path, @backup.restore(path, relative))) unless File.exist?(path) ||
+                                                                                           File.symlink?(path)
+
+          report(Action.new(:kept, @backup.path_for(relative), "#{path} is not choria-nats' file: put it back by hand"))
+        end
+      end
+    end
+    include References
   end
 end

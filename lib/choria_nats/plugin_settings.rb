@@ -76,6 +76,37 @@ module ChoriaNats
       configured("puppetca_fingerprint")
     end
 
+    # plugin.choria.puppetserver_host, or nil (then SRV, then puppet).
+    def puppetserver_host
+      configured("puppetserver_host")
+    end
+
+    # plugin.choria.puppetserver_port as an Integer.
+    def puppetserver_port
+      setting("puppetserver_port")
+    end
+
+    # plugin.choria.puppetdb_host, or nil (then SRV, then puppet).
+    def puppetdb_host
+      configured("puppetdb_host")
+    end
+
+    # plugin.choria.puppetdb_port as an Integer.
+    def puppetdb_port
+      setting("puppetdb_port")
+    end
+
+    # Where the setting `name` comes from and as what text: `[:config, text]`, `[:env, text]` (its
+    # environment variable), or `[:default, nil]`.
+    def origin(name)
+      row = TABLE.fetch(name)
+      text = presence(@conf[row[:key].to_s.delete_prefix("plugin.")])
+      return [:config, text] if text
+
+      text = row[:env] && presence(@env[row[:env]])
+      text ? [:env, text] : [:default, nil]
+    end
+
     # plugin.nats.user, else MCOLLECTIVE_NATS_USERNAME, or nil.
     def user
       configured("user")

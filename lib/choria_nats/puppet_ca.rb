@@ -1,10 +1,12 @@
 # frozen_string_literal: true
 
+require "ipaddr"
 require "net/http"
 require "openssl"
 require_relative "errors"
 require_relative "plugin_settings"
 require_relative "srv_locator"
+require_relative "ssl_paths"
 
 module ChoriaNats
   # A client of the Puppet CA's HTTP API (`/puppet-ca/v1`), for `mco choria request_cert`.
@@ -42,17 +44,78 @@ module ChoriaNats
         default: "Puppet CA: none configured and %<reason>s: using the default %<list>s"
       }.freeze
 
-      # The location a ChoriaNats::PluginSettings describes; `options` as for SrvLocator (resolver, domain_lookup).
-      def self.from_settings(settings, **options)
+      # The location a ChoriaNats::PluginSettings describes, unless `ca_option` (`--ca HOST[:PORT]`) names
+      # the CA: then that host, with its port or plugin.choria.puppetca_port. `options` as for SrvLocator
+      # (resolver, domain_lookup). Raises ChoriaNats::ConfigurationError for a `ca_option` that is not HOST[:PORT].
+      def self.from_settings(settings, ca_option: nil, **options)
+        if ca_option
+          host, port = parse_option(ca_option)
+          return new(host: host, port: port || settings.puppetca_port, given_by: "--ca", **options)
+        end
+
         new(host: settings.puppetca_host, port: settings.puppetca_port, **srv_options(settings), **options)
       end
 
+      # `[host, port or nil]` of `--ca HOST[:PORT]` (an IPv6 address bare or in brackets, `[v6]:PORT`).
+      def self.parse_option(text)
+        text = text.to_s.strip
+        host, port = split_option(text)
+        port &&= Integer(port, 10)
+        return [host, port] if host && (port.nil? || port.between?(1, 65_535))
+
+        raise ConfigurationError, "--ca must be HOST or HOST:PORT (an IPv6 address in brackets with a port), " \
+                                  "with a port from 1 to 65535, not #{text.inspect}"
+      end
+
+      # Why `text` is not a `--ca HOST[:PORT]`, or nil when it is one.
+      def self.option_problem(text)
+        parse_option(text)
+        nil
+      rescue ConfigurationError => e
+        e.message
+      end
+
+      # Host and port text of `--ca`, nil for a host that is neither a name nor an address.
+      def self.split_option(text)
+        if (bracketed = text.match(/\A\[(?<host>[^\[\]]+)\](?::(?<port>\d{1,5}))?\z/))
+          [ipv6?(bracketed[:host]) ? bracketed[:host] : nil, bracketed[:port]]
+        elsif text.count(":") > 1
+          [ipv6?(text) ? text : nil, nil]
+        elsif (named = text.match(/\A(?<host>[A-Za-z0-9._-]+)(?::(?<port>\d{1,5}))?\z/))
+          [named[:host], named[:port]]
+        else
+          [nil, nil]
+        end
+      end
+
+      def self.ipv6?(text)
+        IPAddr.new(text).ipv6?
+      rescue IPAddr::InvalidAddressError
+        false
+      end
+      private_class_method :split_option, :ipv6?
+
       # host:: plugin.choria.puppetca_host, or nil; port:: plugin.choria.puppetca_port, used with the
-      # default host too, or nil for DEFAULT_PORT; the other keywords as for SrvLocator.
-      def initialize(host: nil, port: nil, **options)
+      # default host too, or nil for DEFAULT_PORT; given_by:: the command-line option that named `host`,
+      # which then is the only server; the other keywords as for SrvLocator.
+      def initialize(host: nil, port: nil, given_by: nil, **options)
         super(**options)
         @host = host
         @port = port || DEFAULT_PORT
+        @given_by = given_by
+      end
+
+      # As SrvLocator#servers; the source is the option when one named the CA.
+      def servers
+        found = super
+        @given_by ? found.map { |address, _| [address, @given_by] } : found
+      end
+
+      # As SrvLocator#description, naming the option when one named the CA.
+      def description
+        return "Puppet CA from #{@given_by}: #{address(@host)}" if @given_by
+
+        super
       end
 
       private
@@ -140,10 +203,8 @@ module ChoriaNats
     end
 
     def escape(certname)
-      unless certname.match?(/\A[a-z0-9._-]+\z/)
-        raise ConfigurationError, "The certname #{certname.inspect} is not one Puppet accepts: use lower-case " \
-                                  "letters, digits, '.', '-' and '_' (set MCOLLECTIVE_CERTNAME)"
-      end
+      problem = SSLPaths.certname_problem(certname, advice: "set MCOLLECTIVE_CERTNAME, or give --certname")
+      raise ConfigurationError, problem if problem
 
       certname
     end
@@ -169,9 +230,14 @@ module ChoriaNats
                                      "#{@timeout}s: check that puppetserver runs there and that a firewall lets " \
                                      "the port through"
     rescue SocketError, SystemCallError, IOError => e
-      raise CertificateRequestError, "Cannot reach the Puppet CA #{self}: #{e.message}: check " \
-                                     "plugin.choria.puppetca_host and plugin.choria.puppetca_port, or the SRV " \
-                                     "records _x-puppet-ca._tcp and _x-puppet._tcp"
+      raise CertificateRequestError, "Cannot reach the Puppet CA #{self}: #{e.message}: #{unreachable_advice}"
+    end
+
+    def unreachable_advice
+      return "check the HOST[:PORT] given to --ca" if @source == "--ca"
+
+      "check plugin.choria.puppetca_host and plugin.choria.puppetca_port, or the SRV records _x-puppet-ca._tcp " \
+        "and _x-puppet._tcp"
     end
 
     def configure_tls(http)

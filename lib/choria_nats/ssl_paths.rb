@@ -13,6 +13,19 @@ module ChoriaNats
     AIO_SSLDIR = "/etc/puppetlabs/puppet/ssl"
     # Seconds `puppet config print ssldir` may take.
     PUPPET_TIMEOUT = 20
+    # The certnames `mco choria request_cert` asks for: those Puppet's CA accepts, less the ones that
+    # could leave the SSL dir's folders once made into a file name (a certname names three files).
+    PUPPET_CERTNAME = /\A[a-z0-9][a-z0-9._-]*\z/.freeze
+
+    # Why `name` is not a certname Puppet's CA accepts, in a sentence (naming `given_by`, the option that
+    # gave it, and ending with `advice`); nil when it is one.
+    def self.certname_problem(name, given_by: nil, advice: nil)
+      return nil if name.to_s.match?(PUPPET_CERTNAME)
+
+      "The certname #{name.to_s.inspect}#{" (#{given_by})" if given_by} is not one Puppet accepts: use lower-case " \
+        "letters, digits, '.', '-' and '_', starting with a letter or digit (it names files in the SSL dir)" \
+        "#{"; #{advice}" if advice}"
+    end
 
     # @return [String] the SSL dir in use
     attr_reader :ssl_dir
@@ -24,13 +37,21 @@ module ChoriaNats
     attr_reader :ssl_dir_reason
 
     # uid, user, home, env:: the process' identity; ssldir:: plugin.choria.ssldir;
-    # puppet_ssldir:: callable asking Puppet for its ssldir (nil when no Puppet).
-    # Raises ChoriaNats::ConfigurationError when a user's HOME or name is needed and unknown.
+    # puppet_ssldir:: callable asking Puppet for its ssldir (nil when no Puppet); certname:: the one
+    # `--certname` gives, or nil. Raises ChoriaNats::ConfigurationError when a user's HOME or name is needed
+    # and unknown, or when `certname` is not one Puppet accepts.
     def initialize(identity:, ssldir: nil, uid: Process.uid, user: nil, home: nil, env: ENV,
-                   puppet_ssldir: method(:ask_puppet))
+                   puppet_ssldir: method(:ask_puppet), certname: nil)
       @root = uid.zero?
-      @certname, @certname_reason = choose_certname(identity, user, uid, env)
+      @certname, @certname_reason = certname ? given_certname(certname) : choose_certname(identity, user, uid, env)
       @ssl_dir, @ssl_dir_reason = choose_dir(ssldir, home || env["HOME"], puppet_ssldir)
+    end
+
+    # Raises ChoriaNats::ConfigurationError, ending with `advice`, when the certname is not one
+    # Puppet's CA accepts (see PUPPET_CERTNAME).
+    def check_puppet_certname!(advice)
+      problem = self.class.certname_problem(certname, advice: advice)
+      raise ConfigurationError, problem if problem
     end
 
     # Whether these are the daemon's (root's) paths.
@@ -59,6 +80,13 @@ module ChoriaNats
     end
 
     private
+
+    def given_certname(name)
+      problem = self.class.certname_problem(name, given_by: "--certname")
+      raise ConfigurationError, problem if problem
+
+      [name, "from --certname"]
+    end
 
     def choose_certname(identity, user, uid, env)
       return [env["MCOLLECTIVE_CERTNAME"], "from MCOLLECTIVE_CERTNAME"] if env["MCOLLECTIVE_CERTNAME"]

@@ -87,6 +87,17 @@ RSpec.describe "choria-nats doctor and mco choria show_config" do
       env = { "MCOLLECTIVE_CERTNAME" => "client.example.net" }
       output, status = ChoriaNats::TestSupport::Mcollectived.mco(config, "choria", "show_config", env: env)
       expect(status.exitstatus).to eq(0), output
+      expect(output).to match(/^MCollective\n  MCollective +2\.\d+\.\d+\n  choria-nats +#{ChoriaNats::VERSION} /)
+      expect(output).to include(["  Config file         #{config}", "  Plugin config dir   #{@dir}/plugin.d",
+                                 "  libdir              #{ChoriaNats::TestSupport::MCollectiveConfig::LIB}",
+                                 "  Collectives         mcollective (main: mcollective)\n"].join("\n"))
+      expect(output).to include("  Puppet CA: none configured and SRV lookups are off (plugin.choria.use_srv_records " \
+                                "= false): using the default puppet:8140\n")
+      expect(output).to include(["  Security provider   puppet (the default)",
+                                 "  CSR path            #{@dir}/show-config/certificate_requests/" \
+                                 "client.example.net.pem (absent)\n"].join("\n"))
+      expect(output).to match(/^  plugin\.choria\.use_srv_records +  = false \(config\)$/)
+      expect(output).to match(/^  plugin\.choria\.puppetdb_port +  = 8081 \(default\)$/)
       expect(output).to include("Config     #{config}")
       expect(output).to include("Result: all is well")
     end
@@ -106,7 +117,8 @@ RSpec.describe "choria-nats doctor and mco choria show_config" do
     expect(status.exitstatus).to eq(0), output
     output, status = ChoriaNats::TestSupport::Mcollectived.mco(config, "help", "choria", env: env)
     expect(status.exitstatus).to eq(0), output
-    expect(output).to include("mco choria request_cert [--wait SECONDS]").and include("mco choria show_config")
+    expect(output).to include("mco choria request_cert [--ca HOST[:PORT]] [--certname NAME] [--wait SECONDS]")
+      .and include("mco choria show_config")
   end
 
   describe "each failure, and exit status 1" do

@@ -149,4 +149,69 @@ RSpec.describe "choria-nats plugin install", :bounded do
     expect(status).to be_success, stderr
     expect(stdout).to eq("#{repo}/lib/mcollective\n")
   end
+
+  describe "on a libdir that holds mcollective-choria 0.16.1", bounded: 180 do
+    include_context "with a TLS broker"
+
+    let(:reference) { ChoriaNats::TestSupport::MCollectiveChoria }
+
+    before { skip "mcollective-choria 0.16.1 is not in shared/peers" unless reference.available? }
+
+    # Every file under the libdir's mcollective/ with its bytes and mode.
+    def tree(root)
+      base = File.join(root, "mcollective")
+      Dir.glob("**/*", base: base).sort.to_h do |relative|
+        file = File.join(base, relative)
+        [relative, [File.directory?(file) ? :dir : File.binread(file), File.stat(file).mode]]
+      end
+    end
+
+    it "refuses without --replace; with it, mcollectived answers mco ping through this gem's connector; " \
+       "uninstall puts 0.16.1's files back byte for byte" do
+      reference.install(libdir)
+      original = tree(reference::LIB)
+      expect(tree(libdir)).to eq(original)
+
+      stdout, _, status = choria_nats("plugin", "install", "--libdir", libdir)
+      expect(status.exitstatus).to eq(1), stdout
+      expect(stdout).to include("left alone #{libdir}/mcollective/connector/nats.rb: mcollective-choria 0.12.0 to " \
+                                "0.16.1's own file: `choria-nats plugin install --replace` moves it aside")
+      expect(tree(libdir)).to eq(original)
+
+      stdout, stderr, status = choria_nats("plugin", "install", "--replace", "--libdir", libdir)
+      expect(status.exitstatus).to eq(0), stdout + stderr
+      expect(stdout.lines.grep(/^replaced /).map { |line| line.split[1].chomp(":") })
+        .to eq(reference::REPLACED.map { |relative| "#{libdir}/mcollective/#{relative}" })
+
+      %w[node.example.net rspec.mcollective].each { |name| pki.cert_for(name) }
+      settings = { "plugin.choria.middleware_hosts" => server.address, "plugin.choria.ssldir" => pki.dir,
+                   "plugin.choria.use_srv_records" => "false", "loglevel" => "info",
+                   "plugin.yaml" => File.join(dir, "facts.yaml") }
+      File.write(File.join(dir, "facts.yaml"), "role: test\n")
+      config = ChoriaNats::TestSupport::MCollectiveConfig.text(identity: "node.example.net", libdir: libdir,
+                                                               settings: settings)
+      # RUBYLIB stands for the installed gem, which the loaders activate when there is one.
+      env = { "RUBYLIB" => File.join(repo, "lib") }
+      node = ChoriaNats::TestSupport::Mcollectived.new(dir: File.join(dir, "daemon"), name: "node", config: config,
+                                                       env: env.merge("MCOLLECTIVE_CERTNAME" => "node.example.net"))
+      node.start
+      node.wait_for_log(/Connected to NATS #{Regexp.escape(server.address)} \(config\)/, 60)
+      client = File.join(dir, "client.cfg")
+      ChoriaNats::TestSupport::MCollectiveConfig.write(client, identity: "client", libdir: libdir, settings: settings)
+      client_env = env.merge("MCOLLECTIVE_CERTNAME" => "rspec.mcollective")
+      output, status = ChoriaNats::TestSupport::Mcollectived.mco(client, "ping", env: client_env)
+      expect(status).to be_success, output
+      expect(output).to match(/^node\.example\.net\s+time=/).and include("1 replies")
+      expect(node.log).to include("choria-nats #{ChoriaNats::VERSION}")
+      node.stop
+
+      stdout, stderr, status = choria_nats("plugin", "uninstall", "--libdir", libdir)
+      expect(status.exitstatus).to eq(0), stdout + stderr
+      expect(stdout.lines.grep(/^restored /).size).to eq(3)
+      expect(tree(libdir)).to eq(original)
+      expect(Dir.children(libdir)).to eq(["mcollective"])
+    ensure
+      node&.stop
+    end
+  end
 end

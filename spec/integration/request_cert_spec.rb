@@ -43,15 +43,15 @@ RSpec.describe "mco choria request_cert against a real puppetserver CA" do
     File.join(home, ".puppetlabs", "etc", "puppet", "ssl", *parts)
   end
 
-  def request_cert(home, wait:, certname: nil, config: client_config(File.basename(home)))
+  def request_cert(home, wait:, certname: nil, config: client_config(File.basename(home)), args: [])
     env = certname ? { "MCOLLECTIVE_CERTNAME" => certname } : {}
-    user.run("mco", "choria", "request_cert", "--wait", wait.to_s, "--config", config, home: home, env: env,
-                                                                                       timeout: wait + 60)
+    user.run("mco", "choria", "request_cert", "--wait", wait.to_s, *args, "--config", config, home: home, env: env,
+                                                                                              timeout: wait + 60)
   end
 
   # Runs request_cert in a thread, signs the request once the CA has it, and returns the command's result.
-  def request_and_sign(home, certname:, env_certname: certname, wait: 120)
-    run = Thread.new { request_cert(home, wait: wait, certname: env_certname) }
+  def request_and_sign(home, certname:, env_certname: certname, wait: 120, **options)
+    run = Thread.new { request_cert(home, wait: wait, certname: env_certname, **options) }
     eventually(90) { ca.requested?(certname) || !run.alive? }
     return run.value unless run.alive?
 
@@ -207,6 +207,40 @@ RSpec.describe "mco choria request_cert against a real puppetserver CA" do
     expect(status.exitstatus).to eq(1), output
     expect(output).to include("The Puppet CA #{ca.address} (config) presented a certificate that does not verify " \
                               "against the CA file #{ssl(home, 'certs', 'ca.pem')} (certificate verify failed")
+  end
+
+  it "asks the CA --ca names, over the config, for the certname --certname gives", bounded: 180 do
+    home = home("options")
+    certname = "chosen.mcollective"
+    # The config names a port where no CA listens, and MCOLLECTIVE_CERTNAME another name: the options win.
+    config = client_config("options", port: ChoriaNats::TestSupport::NatsServer.free_port)
+    output, status = request_and_sign(home, certname: certname, env_certname: "ignored.mcollective", config: config,
+                                            args: ["--ca", "127.0.0.1:#{ca.port}", "--certname", certname])
+
+    expect(status).to be_success, output
+    expect(output).to include("Puppet CA from --ca: #{ca.address}\n")
+    expect(output).to include("Requesting a certificate for #{certname} from the Puppet CA #{ca.address} (--ca)")
+    expect(output).to include("Done: mco can now use #{ssl(home, 'certs', "#{certname}.pem")}")
+    expect(ca.requested?("ignored.mcollective")).to be(false)
+
+    # A host without a port takes plugin.choria.puppetca_port.
+    output, = request_cert(home("options-host"), wait: 0, certname: "host-only.mcollective",
+                                                 config: client_config("options-host"), args: ["--ca", "127.0.0.1"])
+    expect(output).to include("Puppet CA from --ca: #{ca.address}\n")
+  end
+
+  it "refuses a --certname that would leave the SSL dir, and a bad --ca, in one line each", bounded: 60 do
+    home = home("bad-options")
+    output, status = request_cert(home, wait: 0, args: ["--certname", "../x"])
+    expect(status.exitstatus).to eq(1), output
+    expect(output).to eq("Validation of certname failed: The certname \"../x\" (--certname) is not one Puppet " \
+                         "accepts: use lower-case letters, digits, '.', '-' and '_', starting with a letter or digit " \
+                         "(it names files in the SSL dir)\n")
+    output, status = request_cert(home, wait: 0, args: ["--ca", "ca.example.net:99999"])
+    expect(status.exitstatus).to eq(1), output
+    expect(output).to eq("Validation of ca failed: --ca must be HOST or HOST:PORT (an IPv6 address in brackets with " \
+                         "a port), with a port from 1 to 65535, not \"ca.example.net:99999\"\n")
+    expect(Dir.exist?(ssl(home))).to be(false)
   end
 
   it "refuses to run as root, whose certificate is Puppet's", bounded: 60 do

@@ -33,7 +33,8 @@ RSpec.describe "The source gem" do
     files = Gem::Package.new(@gem).contents
     expect(files).to include("Cargo.toml", "Cargo.lock", "ext/choria_nats/extconf.rb", "ext/choria_nats/src/lib.rs",
                              "lib/mcollective/connector/nats.rb", "lib/mcollective/connector/nats.ddl",
-                             "exe/choria-nats", "LICENSE", "THIRD-PARTY-LICENSES")
+                             "lib/choria_nats/data/mcollective_choria_files.tsv", "exe/choria-nats", "LICENSE",
+                             "THIRD-PARTY-LICENSES")
     expect(files.grep(%r{\.so\z|\Atarget/})).to be_empty
   end
 

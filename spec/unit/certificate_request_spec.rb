@@ -66,6 +66,17 @@ RSpec.describe ChoriaNats::CertificateRequest do
     described_class.new(paths: paths, puppet_ca: puppet_ca, out: out, wait: 0, uid: 1000, sleeper: ->(_) {})
   end
 
+  it "refuses a certname from MCOLLECTIVE_CERTNAME that could leave the SSL dir's folders, touching nothing" do
+    paths = ChoriaNats::SSLPaths.new(identity: "n", ssldir: File.join(dir, "ssl"), uid: 1000,
+                                     env: { "MCOLLECTIVE_CERTNAME" => "../../escaped" })
+    request = described_class.new(paths: paths, puppet_ca: fake_ca_class.new(nil), out: out, wait: 0, uid: 1000)
+    message = "The certname \"../../escaped\" is not one Puppet accepts: use lower-case letters, digits, '.', '-' " \
+              "and '_', starting with a letter or digit (it names files in the SSL dir); set MCOLLECTIVE_CERTNAME, " \
+              "or give --certname"
+    expect { request.run }.to raise_error(ChoriaNats::ConfigurationError, message)
+    expect(Dir.children(dir)).to be_empty
+  end
+
   describe "an existing private key" do
     it "is refused when others can read it (mode 0644), naming the file and the chmod to run" do
       place_key(certname, mode: 0o644)

@@ -27,6 +27,26 @@ RSpec.describe ChoriaNats::PuppetCA do
       expect(looked_up).to be_empty
     end
 
+    it "takes --ca HOST[:PORT] over the settings and SRV, a bare host with plugin.choria.puppetca_port" do
+      settings = ChoriaNats::PluginSettings.new({ "choria.puppetca_host" => "ca.example.net",
+                                                  "choria.puppetca_port" => "8141" }, env: {})
+      given = ->(text) { described_class.from_settings(settings, ca_option: text, resolver: resolver) }
+      expect(given.call("other.example.net:9140").servers).to eq([["other.example.net:9140", "--ca"]])
+      expect(given.call("other.example.net").servers).to eq([["other.example.net:8141", "--ca"]])
+      expect(given.call("[::1]:9140").servers).to eq([["[::1]:9140", "--ca"]])
+      expect(given.call("::1").description).to eq("Puppet CA from --ca: [::1]:8141")
+      expect(looked_up).to be_empty
+    end
+
+    it "refuses a --ca that is not HOST[:PORT], in one line" do
+      ["", "ca:0", "ca:65536", "user@ca", "a:b", "[nothost]:1", "http://ca"].each do |text|
+        expect(described_class.option_problem(text))
+          .to eq("--ca must be HOST or HOST:PORT (an IPv6 address in brackets with a port), with a port from 1 " \
+                 "to 65535, not #{text.inspect}"), text
+      end
+      expect(described_class.option_problem("ca.example.net:8140")).to be_nil
+    end
+
     it "defaults the port to 8140" do
       expect(location("choria.puppetca_host" => "ca.example.net").servers).to eq([%w[ca.example.net:8140 config]])
     end

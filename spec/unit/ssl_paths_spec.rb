@@ -90,4 +90,19 @@ RSpec.describe ChoriaNats::SSLPaths do
                                 puppet_ssldir: no_puppet)
     expect(paths.certname).to end_with(".mcollective")
   end
+
+  it "takes --certname over MCOLLECTIVE_CERTNAME, and refuses one that is not a Puppet certname" do
+    paths = described_class.new(identity: "node1", uid: 1000, user: "rip", home: "/home/rip", puppet_ssldir: no_puppet,
+                                env: { "MCOLLECTIVE_CERTNAME" => "env.mcollective" }, certname: "given.mcollective")
+    expect([paths.certname, paths.certname_reason]).to eq(["given.mcollective", "from --certname"])
+    expect(paths.key_file).to eq("/home/rip/.puppetlabs/etc/puppet/ssl/private_keys/given.mcollective.pem")
+
+    ["../x", "..", ".hidden", "a/b", "Upper.mcollective", "", "a b"].each do |name|
+      expect { described_class.new(identity: "n", uid: 1000, user: "rip", home: "/h", env: {}, certname: name) }
+        .to raise_error(ChoriaNats::ConfigurationError,
+                        "The certname #{name.inspect} (--certname) is not one Puppet accepts: use lower-case " \
+                        "letters, digits, '.', '-' and '_', starting with a letter or digit (it names files in " \
+                        "the SSL dir)")
+    end
+  end
 end

@@ -2,18 +2,19 @@
 
 require "choria_nats"
 require "choria_nats/certificate_request"
+require "choria_nats/config_report"
 require "choria_nats/doctor"
 
 module MCollective
   class Application
     # `mco choria request_cert` and `mco choria show_config`, from the choria-nats gem.
-    # A thin layer: the work is in ChoriaNats::CertificateRequest and ChoriaNats::Doctor.
+    # A thin layer: the work is in ChoriaNats::CertificateRequest, ChoriaNats::ConfigReport and ChoriaNats::Doctor.
     class Choria < Application
       # The commands this application knows.
       COMMANDS = %w[request_cert show_config].freeze
 
       description "choria-nats: get a certificate from the Puppet CA, or show how this node reaches NATS"
-      usage "mco choria request_cert [--wait SECONDS] [--ca-fingerprint SHA256]"
+      usage "mco choria request_cert [--ca HOST[:PORT]] [--certname NAME] [--wait SECONDS] [--ca-fingerprint SHA256]"
       usage "mco choria show_config"
 
       option :wait,
@@ -28,6 +29,19 @@ module MCollective
                           "(default: plugin.choria.puppetca_fingerprint; none: shown to compare by eye)",
              arguments: ["--ca-fingerprint SHA256"],
              type: String
+
+      option :ca,
+             description: "The Puppet CA to ask, HOST or HOST:PORT (default: plugin.choria.puppetca_host and " \
+                          "_port, else SRV, else puppet:8140)",
+             arguments: ["--ca HOST[:PORT]"],
+             type: String,
+             validate: ->(text) { ChoriaNats::PuppetCA::Location.option_problem(text) || true }
+
+      option :certname,
+             description: "The certificate's name (default: MCOLLECTIVE_CERTNAME, else <user>.mcollective)",
+             arguments: ["--certname NAME"],
+             type: String,
+             validate: ->(name) { ChoriaNats::SSLPaths.certname_problem(name, given_by: "--certname") || true }
 
       exclude_argument_sections "common", "filter", "rpc"
 
@@ -53,8 +67,9 @@ module MCollective
 
       def request_cert
         settings = ChoriaNats::PluginSettings.new(config.pluginconf)
-        paths = ChoriaNats::SSLPaths.new(identity: config.identity, ssldir: settings.ssldir)
-        location = ChoriaNats::PuppetCA::Location.from_settings(settings)
+        paths = ChoriaNats::SSLPaths.new(identity: config.identity, ssldir: settings.ssldir,
+                                         certname: configuration[:certname])
+        location = ChoriaNats::PuppetCA::Location.from_settings(settings, ca_option: configuration[:ca])
         address, source = location.servers.first
         puts(location.description)
         wait = configuration.fetch(:wait, ChoriaNats::CertificateRequest::DEFAULT_WAIT)
@@ -67,12 +82,50 @@ module MCollective
         1
       end
 
+      # What mcollective-choria's show_config showed, then the doctor's report, whose status is the
+      # command's. A section is a method, so another is one more line here.
       def show_config
+        puts("Active configuration of mco and mcollectived with choria-nats (`mco choria show_config`)")
+        show_mcollective
+        show_puppet
+        show_security
+        show_choria_settings
+        puts
         ChoriaNats::Doctor.new(identity: config.identity, pluginconf: config.pluginconf,
-                               config_file: config.configfile).run
+                               config_file: config.configfile, ssl_paths: ssl_paths).run
       rescue ChoriaNats::Error => e
         warn("mco choria show_config: #{e.message}")
         1
+      end
+
+      def show_mcollective
+        config_report.mcollective_section
+      end
+
+      def show_puppet
+        config_report.puppet_section
+      end
+
+      def show_security
+        config_report.security_section
+      end
+
+      def show_choria_settings
+        config_report.choria_settings_section
+      end
+
+      def config_report
+        @config_report ||= ChoriaNats::ConfigReport.new(
+          mcollective: ChoriaNats::ConfigReport::Facts.from_config(config, version: MCollective::VERSION),
+          pluginconf: config.pluginconf, ssl_paths: -> { ssl_paths }
+        )
+      end
+
+      # One SSLPaths for every section: Puppet is asked for its SSL dir once.
+      def ssl_paths
+        @ssl_paths ||= ChoriaNats::SSLPaths.new(
+          identity: config.identity, ssldir: ChoriaNats::PluginSettings.new(config.pluginconf).ssldir
+        )
       end
 
       def config

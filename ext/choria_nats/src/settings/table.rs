@@ -387,6 +387,46 @@ pub const CONNECTION_TIMEOUT: Setting = Setting {
     description: "MCollective's own: how long `mco` keeps trying to reach a broker",
 };
 
+pub const PUPPETSERVER_HOST: Setting = Setting {
+    name: "puppetserver_host",
+    kind: Type::Text,
+    default: DefaultValue::Described("SRV `_x-puppet._tcp`, then `puppet`"),
+    key: Some("plugin.choria.puppetserver_host"),
+    env: None,
+    role: Role::Plugin,
+    description: "the Puppet server; only `mco choria show_config` reads it here, for the Choria plugins that use it",
+};
+pub const PUPPETSERVER_PORT: Setting = Setting {
+    name: "puppetserver_port",
+    kind: Type::Port,
+    default: DefaultValue::Count(8140),
+    key: Some("plugin.choria.puppetserver_port"),
+    env: None,
+    role: Role::Plugin,
+    description: "its port",
+};
+pub const PUPPETDB_HOST: Setting = Setting {
+    name: "puppetdb_host",
+    kind: Type::Text,
+    default: DefaultValue::Described(
+        "SRV `_x-puppet-db._tcp`, `_x-puppet._tcp` (with `puppetdb_port`), then `puppet`",
+    ),
+    key: Some("plugin.choria.puppetdb_host"),
+    env: None,
+    role: Role::Plugin,
+    description:
+        "PuppetDB; only `mco choria show_config` reads it here, for the Choria plugins that use it",
+};
+pub const PUPPETDB_PORT: Setting = Setting {
+    name: "puppetdb_port",
+    kind: Type::Port,
+    default: DefaultValue::Count(8081),
+    key: Some("plugin.choria.puppetdb_port"),
+    env: None,
+    role: Role::Plugin,
+    description: "its port",
+};
+
 /// The table, in the order the documentation lists it.
 pub const SETTINGS: &[Setting] = &[
     MIDDLEWARE_HOSTS,
@@ -418,6 +458,10 @@ pub const SETTINGS: &[Setting] = &[
     RECEIVE_CAPACITY,
     PUBLISH_TIMEOUT,
     SRV_NAMES,
+    PUPPETSERVER_HOST,
+    PUPPETSERVER_PORT,
+    PUPPETDB_HOST,
+    PUPPETDB_PORT,
 ];
 
 /// The setting of this name, if there is one.
@@ -587,6 +631,10 @@ mod tests {
             PUPPETCA_PORT,
             PUPPETCA_FINGERPRINT,
             CONNECTION_TIMEOUT,
+            PUPPETSERVER_HOST,
+            PUPPETSERVER_PORT,
+            PUPPETDB_HOST,
+            PUPPETDB_PORT,
         ];
         assert_eq!(all.len(), SETTINGS.len());
         for setting in all {
