@@ -53,6 +53,8 @@ module MCollective
 
       def request_cert
         settings = ChoriaNats::PluginSettings.new(config.pluginconf)
+        raise ChoriaNats::ConfigurationError, ChoriaNats::FilePaths::NO_REQUEST if settings.security_provider == "file"
+
         paths = ChoriaNats::SSLPaths.new(identity: config.identity, ssldir: settings.ssldir)
         location = ChoriaNats::PuppetCA::Location.from_settings(settings)
         address, source = location.servers.first
