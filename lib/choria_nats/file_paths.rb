@@ -15,7 +15,7 @@ module ChoriaNats
     # The settings naming each file, by the check (ChoriaNats::CertificateCheck) that reads it.
     SETTINGS = { ca: "security_file_ca", certificate: "security_file_certificate", key: "security_file_key" }.freeze
     # What each file is, for messages.
-    ROLES = { ca: "the CA certificates", certificate: "this node's certificate", key: "its private key" }.freeze
+    ROLES = { ca: "the CA certificates", certificate: "the certificate", key: "the certificate's private key" }.freeze
     # How the doctor labels each file.
     LABELS = { ca: "CA file", certificate: "Cert file", key: "Key file" }.freeze
     # Why `mco choria request_cert` refuses under this provider.

@@ -124,7 +124,7 @@ RSpec.describe "plugin.security.provider = file (real nats-server, mcollectived 
       output, status = mco(client_config("no-key", "plugin.security.file.key" => nil), "ping")
       expect(status).not_to be_success
       expect_one_line_error(output, "plugin.security.provider is file, and plugin.security.file.key is not set: " \
-                                    "set it to the path of its private key (PEM)")
+                                    "set it to the path of the certificate's private key (PEM)")
     end
 
     it "names the setting of a file that does not exist", bounded: 60 do

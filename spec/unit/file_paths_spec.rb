@@ -31,7 +31,7 @@ RSpec.describe ChoriaNats::FilePaths do
     expect(found.key_file).to eq("/home/rip/tls.key")
   end
 
-  { "security.file.certificate" => "this node's certificate", "security.file.key" => "its private key",
+  { "security.file.certificate" => "the certificate", "security.file.key" => "the certificate's private key",
     "security.file.ca" => "the CA certificates" }.each do |key, role|
     it "names plugin.#{key} in one line when it is not set" do
       ["", nil].each do |value|
@@ -51,8 +51,8 @@ RSpec.describe ChoriaNats::FilePaths do
       expect(found.missing_files).to eq(
         ca: "plugin.security.file.ca is #{dir}/ca.crt, which does not exist: set it to the path of the CA " \
             "certificates (the file provider never creates them)",
-        key: "plugin.security.file.key is /etc/choria/tls.key, which does not exist: set it to the path of its " \
-             "private key (the file provider never creates them)"
+        key: "plugin.security.file.key is /etc/choria/tls.key, which does not exist: set it to the path of the " \
+             "certificate's private key (the file provider never creates them)"
       )
       check = ChoriaNats::CertificateCheck.for_paths(found)
       expect(check[:ca].line).to eq(found.missing_files[:ca])
