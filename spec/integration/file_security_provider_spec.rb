@@ -155,10 +155,31 @@ RSpec.describe "plugin.security.provider = file (real nats-server, mcollectived 
       expect_one_line_error(output, "is not signed by the CA in #{@client_files[:ca]}")
     end
 
+    it "says a key this user cannot read cannot be read (run as an ordinary user)", bounded: 120 do
+      skip "needs root to make a key another user cannot read" unless Process.uid.zero?
+
+      user = ChoriaNats::TestSupport::UnprivilegedUser.shared
+      files = secrets("unreadable", @pki.client_cert, @pki.client_key)
+      File.chmod(0o644, files[:ca], files[:cert])
+      File.chmod(0o600, files[:key])
+      config = client_config("unreadable", "plugin.security.file.certificate" => files[:cert],
+                                           "plugin.security.file.key" => files[:key],
+                                           "plugin.security.file.ca" => files[:ca], "libdir" => user.lib)
+      output, status = user.run("ruby", "-I", user.lib, user.exe, "doctor", "--config", config,
+                                home: user.directory(File.join(@dir, "home")),
+                                env: { "MCOLLECTIVE_CERTNAME" => client })
+      expect(status.exitstatus).to eq(1), output
+      expect(output).to include("  PROBLEM  The private key file #{files[:key]} cannot be read by this user: fix its " \
+                                "permissions or run as its owner")
+    end
+
     it "looks in Puppet's SSL dir, not at these files, without plugin.security.provider = file", bounded: 60 do
-      output, status = mco(client_config("puppet", "plugin.security.provider" => nil), "ping")
+      # An SSL dir of its own, so that root does not ask a slow `puppet config print ssldir`.
+      ssldir = File.join(@dir, "empty-ssl")
+      output, status = mco(client_config("puppet", "plugin.security.provider" => nil,
+                                                   "plugin.choria.ssldir" => ssldir), "ping")
       expect(status).not_to be_success
-      expect(output).to include("does not exist: `mco choria request_cert` creates")
+      expect(output).to include("#{ssldir}/certs/ca.pem does not exist: `mco choria request_cert` creates")
       expect(output).not_to include(@client_files[:cert])
     end
 
