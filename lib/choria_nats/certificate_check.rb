@@ -45,10 +45,11 @@ module ChoriaNats
     end
 
     # Runs the checks on the files of a ChoriaNats::SSLPaths or ChoriaNats::FilePaths, with its
-    # certname; a missing file is reported with the paths' own line (`missing_files`).
+    # certname; the lines say what to do for its provider, and a missing file is reported with the
+    # paths' own line (`missing_files`).
     def self.for_paths(paths)
       report = ChoriaNats.check_certificates(paths.ca_file.to_s, paths.cert_file.to_s, paths.key_file.to_s,
-                                             paths.certname.to_s)
+                                             paths.certname.to_s, paths.provider)
       new(report, missing: paths.missing_files)
     end
 

@@ -152,7 +152,10 @@ RSpec.describe "plugin.security.provider = file (real nats-server, mcollectived 
       output, status = mco(client_config("foreign", "plugin.security.file.certificate" => foreign[:cert],
                                                     "plugin.security.file.key" => foreign[:key]), "ping")
       expect(status).not_to be_success
-      expect_one_line_error(output, "is not signed by the CA in #{@client_files[:ca]}")
+      expect_one_line_error(output, "is not signed by the CA in #{@client_files[:ca]}: it was issued by ")
+      expect(output).to include("use a certificate from this CA, or set plugin.security.file.ca to the CA that " \
+                                "issued it")
+      expect(output).not_to include("request_cert")
     end
 
     it "says a key this user cannot read cannot be read (run as an ordinary user)", bounded: 120 do
