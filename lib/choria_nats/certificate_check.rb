@@ -44,15 +44,23 @@ module ChoriaNats
       new(ChoriaNats.check_certificates(ca_file.to_s, cert_file.to_s, key_file.to_s, certname&.to_s))
     end
 
-    # Runs the checks on the files of a ChoriaNats::SSLPaths, with its certname.
+    # Runs the checks on the files of a ChoriaNats::SSLPaths or ChoriaNats::FilePaths, with its
+    # certname; the lines say what to do for its provider, and a missing file is reported with the
+    # paths' own line (`missing_files`).
     def self.for_paths(paths)
-      run(ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file, certname: paths.certname)
+      report = ChoriaNats.check_certificates(paths.ca_file.to_s, paths.cert_file.to_s, paths.key_file.to_s,
+                                             paths.certname.to_s, paths.provider)
+      new(report, missing: paths.missing_files)
     end
 
-    # report:: the Hash `ChoriaNats.check_certificates` returns.
-    def initialize(report)
+    # report:: the Hash `ChoriaNats.check_certificates` returns; missing:: lines, by check, that
+    # replace the line of a file check that found a problem.
+    def initialize(report, missing: {})
       @checks = report.fetch("checks").map do |check|
-        Item.new(check.fetch("check").to_sym, check.fetch("status").to_sym, check.fetch("line"))
+        name = check.fetch("check").to_sym
+        status = check.fetch("status").to_sym
+        line = (status == :problem && missing[name]) || check.fetch("line")
+        Item.new(name, status, line)
       end
       @chain = report.fetch("chain")
       @subject = report["subject"]

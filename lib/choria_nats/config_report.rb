@@ -76,8 +76,7 @@ module ChoriaNats
     def security_section
       heading("Security")
       field("securityprovider", "#{@facts.securityprovider} (MCollective's security plugin)")
-      provider = present(@conf["security.provider"])
-      field("Security provider", provider ? "#{provider} (plugin.security.provider)" : "puppet (the default)")
+      field("Security provider", security_provider_line)
       paths = @ssl_paths.respond_to?(:call) ? @ssl_paths.call : @ssl_paths
       field("CSR path", "#{paths.csr_file} (#{File.exist?(paths.csr_file) ? 'found' : 'absent'})")
     rescue ConfigurationError => e
@@ -97,6 +96,13 @@ module ChoriaNats
     end
 
     private
+
+    def security_provider_line
+      origin = @settings.security_provider_set? ? "plugin.security.provider" : "the default"
+      "#{@settings.security_provider} (#{origin})"
+    rescue ConfigurationError => e
+      "(refused: #{e.message})"
+    end
 
     # The config's plugin.choria.* keys, in order.
     def unread_keys
@@ -140,11 +146,6 @@ module ChoriaNats
       return "#{row[:default]} (default)" unless row[:default].nil?
 
       row[:default_text] ? "(default: #{row[:default_text]})" : "(not set)"
-    end
-
-    def present(text)
-      text = text.to_s.strip
-      text.empty? ? nil : text
     end
   end
 end

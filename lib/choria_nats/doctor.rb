@@ -4,8 +4,8 @@ require_relative "../choria_nats"
 
 module ChoriaNats
   # Why a node can or cannot talk to its brokers, for
-  # `choria-nats doctor` and `mco choria show_config`: the certname and SSL dir
-  # in use, each pre-flight check of the certificate files, the broker list and
+  # `choria-nats doctor` and `mco choria show_config`: the certname, the security provider and
+  # its files, each pre-flight check of the certificate files, the broker list and
   # where it came from, and a real TLS connection to each broker, one at a time.
   #
   #   status = ChoriaNats::Doctor.new(identity: "node1", pluginconf: conf, config_file: cfg).run  # 0 when all is well
@@ -17,7 +17,7 @@ module ChoriaNats
 
     # identity, pluginconf:: from the MCollective config (Config#identity, Config#pluginconf);
     # config_file:: its path, for the report; config_problem:: a line saying why MCollective cannot read it
-    # (ConfigFile#locale_problem), or nil; uid, env, home:: the process' identity (as for SSLPaths);
+    # (ConfigFile#locale_problem), or nil; uid, env, home:: the process' identity (as for SSLPaths and FilePaths);
     # connector:: makes a connection, `call(**options)` (ChoriaNats::Connection.connect)
     def initialize(identity:, pluginconf:, config_file: nil, config_problem: nil, out: $stdout, uid: Process.uid,
                    env: ENV, home: nil, connector: ChoriaNats::Connection.method(:connect), ssl_paths: nil,
@@ -27,7 +27,7 @@ module ChoriaNats
       @config_problem = config_problem
       @out = out
       @settings = PluginSettings.new(pluginconf, env: env)
-      @paths = ssl_paths || SSLPaths.new(identity: identity, ssldir: @settings.ssldir, uid: uid, env: env, home: home)
+      @paths = ssl_paths || SecurityProvider.paths(@settings, identity: identity, uid: uid, env: env, home: home)
       @brokers = broker_list || BrokerList.from_settings(@settings)
       @connector = connector
       @problems = []
@@ -52,7 +52,9 @@ module ChoriaNats
       end
       field("Identity", @identity)
       field("Certname", "#{@paths.certname} (#{@paths.certname_reason})")
-      field("SSL dir", "#{@paths.ssl_dir} (#{@paths.ssl_dir_reason})")
+      reason = @settings.security_provider_set? ? "plugin.security.provider" : "the default"
+      field("Security", "#{@paths.provider} (#{reason})")
+      @paths.locations.each { |label, text| field(label, text) }
     end
 
     def certificate_section

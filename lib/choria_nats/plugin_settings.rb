@@ -16,6 +16,11 @@ module ChoriaNats
     def self.default(name)
       TABLE.fetch(name)[:default]
     end
+
+    # The MCollective key of the setting +name+ (nil when it has none).
+    def self.key(name)
+      TABLE.fetch(name)[:key]
+    end
     private_constant :TABLE, :CONFIGURED_OPTIONS
 
     # pluginconf:: MCollective's `Config#pluginconf` (keys without "plugin.")
@@ -58,6 +63,31 @@ module ChoriaNats
     # plugin.choria.ssldir, or nil.
     def ssldir
       configured("ssldir")
+    end
+
+    # plugin.security.provider: "puppet" or "file" (anything else is refused, listing those).
+    def security_provider
+      setting("security_provider")
+    end
+
+    # Whether the configuration sets plugin.security.provider, rather than its default applying.
+    def security_provider_set?
+      !configured("security_provider").nil?
+    end
+
+    # plugin.security.file.certificate, or nil.
+    def security_file_certificate
+      configured("security_file_certificate")
+    end
+
+    # plugin.security.file.key, or nil.
+    def security_file_key
+      configured("security_file_key")
+    end
+
+    # plugin.security.file.ca, or nil.
+    def security_file_ca
+      configured("security_file_ca")
     end
 
     # plugin.choria.puppetca_host, or nil (then SRV, then puppet).

@@ -203,7 +203,7 @@ module ChoriaNats
     end
 
     def escape(certname)
-      problem = SSLPaths.certname_problem(certname, advice: "set MCOLLECTIVE_CERTNAME, or give --certname")
+      problem = Certname.problem(certname, advice: "set MCOLLECTIVE_CERTNAME, or give --certname")
       raise ConfigurationError, problem if problem
 
       certname

@@ -63,6 +63,31 @@ RSpec.describe ChoriaNats::SSLPaths do
     expect(paths.ssl_dir_reason).to eq("plugin.choria.ssldir")
   end
 
+  it "expands ~ and ~user in plugin.choria.ssldir, and a relative path from the working directory" do
+    paths = described_class.new(identity: "n", ssldir: "~/ssl", uid: 0, home: "/home/rip", env: {},
+                                puppet_ssldir: no_puppet)
+    expect(paths.ssl_dir).to eq("/home/rip/ssl")
+    expect(paths.ca_file).to eq("/home/rip/ssl/certs/ca.pem")
+    expect(described_class.new(identity: "n", ssldir: "~", uid: 0, home: "/home/rip", env: {}).ssl_dir)
+      .to eq("/home/rip")
+    root_home = Etc.getpwnam("root").dir
+    expect(described_class.new(identity: "n", ssldir: "~root/ssl", uid: 0, env: {}).ssl_dir)
+      .to eq(File.join(root_home, "ssl"))
+    expect(described_class.new(identity: "n", ssldir: "ssl", uid: 0, env: {}).ssl_dir)
+      .to eq(File.join(Dir.pwd, "ssl"))
+  end
+
+  it "says in one line that ~ needs HOME, and that ~user or a full path do not" do
+    expect { described_class.new(identity: "n", ssldir: "~/ssl", uid: 0, env: {}, puppet_ssldir: no_puppet) }
+      .to raise_error(ChoriaNats::ConfigurationError,
+                      "plugin.choria.ssldir is ~/ssl, and ~ is HOME, which is not set: set HOME, or write the path " \
+                      "in full (or as ~user/..., the home of a user named there)")
+    expect { described_class.new(identity: "n", ssldir: "~no-such-user-here/ssl", uid: 0, env: {}) }
+      .to raise_error(ChoriaNats::ConfigurationError,
+                      "plugin.choria.ssldir is ~no-such-user-here/ssl, which cannot be expanded (user " \
+                      "no-such-user-here doesn't exist): write the path in full")
+  end
+
   it "tells a user without HOME what to set, in one line" do
     expect { described_class.new(identity: "n", uid: 1000, user: "rip", env: {}, puppet_ssldir: no_puppet) }
       .to raise_error(ChoriaNats::ConfigurationError,

@@ -17,6 +17,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Where the files come from, which says what a line tells the operator to
+/// do: ask the Puppet CA (`mco choria request_cert`), or replace the files
+/// the `file` security provider names, which nothing here can request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Puppet,
+    File,
+}
+
 /// How one check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -102,14 +111,20 @@ fn plural(count: usize, word: &str) -> String {
 /// writes them (PKCS#1), PKCS#8 and EC keys are accepted. The first problem,
 /// in that order, is the error.
 pub fn preflight(files: &TlsFiles) -> Result<(), Failure> {
-    match check(files, None, UnixTime::now()).first_problem() {
+    match check(files, None, UnixTime::now(), Provider::Puppet).first_problem() {
         Some(problem) => Err(Failure::config(problem.line.clone())),
         None => Ok(()),
     }
 }
 
-/// Runs every check. `certname` adds the name check; `now` is the current time.
-pub fn check(files: &TlsFiles, certname: Option<&str>, now: UnixTime) -> Report {
+/// Runs every check. `certname` adds the name check; `now` is the current
+/// time; `provider` chooses what the lines say to do.
+pub fn check(
+    files: &TlsFiles,
+    certname: Option<&str>,
+    now: UnixTime,
+    provider: Provider,
+) -> Report {
     let mut report = Report::default();
     let ca = certificates("CA", &files.ca);
     report.add("ca", ca_line(&files.ca, &ca));
@@ -133,7 +148,7 @@ pub fn check(files: &TlsFiles, certname: Option<&str>, now: UnixTime) -> Report 
         (Some(ca), Some(chain)) => {
             report.chain = issuer_chain(chain, ca);
             let at = clamp_to_validity(now, report.leaf.as_ref());
-            let line = verify_chain(files, ca, chain, at, &report);
+            let line = verify_chain(files, ca, chain, at, &report, provider);
             report.add("chain", line);
         }
         _ => report.skip("chain", "the CA or the certificate file is not usable"),
@@ -141,7 +156,7 @@ pub fn check(files: &TlsFiles, certname: Option<&str>, now: UnixTime) -> Report 
     if let Some(certname) = certname {
         match report.leaf.as_ref().filter(|_| cert_ok) {
             Some(leaf) => {
-                let line = name_line(&files.cert, leaf, certname);
+                let line = name_line(&files.cert, leaf, certname, provider);
                 report.add("name", line);
             }
             None => report.skip("name", "the certificate file is not usable"),
@@ -156,7 +171,7 @@ pub fn check(files: &TlsFiles, certname: Option<&str>, now: UnixTime) -> Report 
     }
     match report.leaf.as_ref().filter(|_| cert_ok) {
         Some(leaf) => {
-            let line = validity_line(&files.cert, leaf, now);
+            let line = validity_line(&files.cert, leaf, now, provider);
             report.add("validity", line);
         }
         None => report.skip("validity", "the certificate file is not usable"),
@@ -271,17 +286,24 @@ fn verify_chain(
     chain: &[CertificateDer<'static>],
     at: UnixTime,
     report: &Report,
+    provider: Provider,
 ) -> Result<String, String> {
     let mut roots = RootCertStore::empty();
     let (_added, _ignored) = roots.add_parsable_certificates(ca.iter().cloned());
     if roots.is_empty() {
+        let how = match provider {
+            Provider::Puppet => {
+                "replace it with the CA's certificate (`mco choria request_cert` downloads it)"
+            }
+            Provider::File => "set plugin.security.file.ca to the CA's certificate",
+        };
         return Err(format!(
-            "The CA file {} holds no certificate usable as a trust anchor: replace it with the CA's certificate (`mco choria request_cert` downloads it)",
+            "The CA file {} holds no certificate usable as a trust anchor: {how}",
             files.ca.display()
         ));
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+    let crypto = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), crypto)
         .build()
         .map_err(|e| format!("Cannot use the CA file {}: {e}", files.ca.display()))?;
     let cert = files.cert.display();
@@ -293,8 +315,12 @@ fn verify_chain(
         )),
         Err(rustls::Error::InvalidCertificate(error)) => Err(match error {
             CertificateError::UnknownIssuer => format!(
-                "The certificate {cert} is not signed by the CA in {ca_file}: it was issued by {}; get a certificate from this CA (`mco choria request_cert`), or configure the CA that issued it",
-                report.leaf.as_ref().map_or("another CA", |l| l.issuer.as_str())
+                "The certificate {cert} is not signed by the CA in {ca_file}: it was issued by {}; {}",
+                report.leaf.as_ref().map_or("another CA", |l| l.issuer.as_str()),
+                match provider {
+                    Provider::Puppet => "get a certificate from this CA (`mco choria request_cert`), or configure the CA that issued it",
+                    Provider::File => "use a certificate from this CA, or set plugin.security.file.ca to the CA that issued it",
+                }
             ),
             CertificateError::BadSignature => format!(
                 "The certificate {cert} names the CA in {ca_file} as its issuer, but that CA's signature on it does not verify: get a new certificate from this CA"
@@ -320,7 +346,12 @@ fn verify_chain(
     }
 }
 
-fn name_line(path: &Path, leaf: &x509::Certificate, certname: &str) -> Result<String, String> {
+fn name_line(
+    path: &Path,
+    leaf: &x509::Certificate,
+    certname: &str,
+    provider: Provider,
+) -> Result<String, String> {
     let matches = leaf
         .common_name
         .iter()
@@ -335,8 +366,12 @@ fn name_line(path: &Path, leaf: &x509::Certificate, certname: &str) -> Result<St
     } else {
         names.join(", ")
     };
+    let gets = match provider {
+        Provider::Puppet => " (`mco choria request_cert` gets one)",
+        Provider::File => "",
+    };
     Err(format!(
-        "The certificate {} is for {held}, not for the certname {certname}: use the certificate issued for {certname} (`mco choria request_cert` gets one), or set MCOLLECTIVE_CERTNAME to the name it holds",
+        "The certificate {} is for {held}, not for the certname {certname}: use the certificate issued for {certname}{gets}, or set MCOLLECTIVE_CERTNAME to the name it holds",
         path.display()
     ))
 }
@@ -360,7 +395,12 @@ fn key_match_line(
     }
 }
 
-fn validity_line(path: &Path, leaf: &x509::Certificate, now: UnixTime) -> Result<String, String> {
+fn validity_line(
+    path: &Path,
+    leaf: &x509::Certificate,
+    now: UnixTime,
+    provider: Provider,
+) -> Result<String, String> {
     let now = now.as_secs() as i64;
     if now < leaf.not_before {
         return Err(format!(
@@ -371,8 +411,12 @@ fn validity_line(path: &Path, leaf: &x509::Certificate, now: UnixTime) -> Result
         ));
     }
     if now > leaf.not_after {
+        let how = match provider {
+            Provider::Puppet => "get a new one from the CA (remove the certificate and key, then `mco choria request_cert`; a node's certificate is renewed by Puppet)",
+            Provider::File => "replace it and its key with new ones from the CA that issued it",
+        };
         return Err(format!(
-            "The certificate {} expired at {}: get a new one from the CA (remove the certificate and key, then `mco choria request_cert`; a node's certificate is renewed by Puppet)",
+            "The certificate {} expired at {}: {how}",
             path.display(),
             format_utc_signed(leaf.not_after)
         ));
@@ -427,6 +471,7 @@ mod tests {
             &TlsFiles::in_dir(&dir),
             Some("me.mcollective"),
             UnixTime::now(),
+            Provider::Puppet,
         );
         let statuses: Vec<(&str, Status)> =
             report.checks.iter().map(|c| (c.name, c.status)).collect();
@@ -485,12 +530,43 @@ mod tests {
             not_after: 1,
         };
         let path = Path::new("/ssl/certs/x.pem");
-        assert!(name_line(path, &leaf, "node1.EXAMPLE.net").is_ok());
-        assert!(name_line(path, &leaf, "alias.example.net").is_ok());
-        let err = name_line(path, &leaf, "me.mcollective").unwrap_err();
+        let puppet = Provider::Puppet;
+        assert!(name_line(path, &leaf, "node1.EXAMPLE.net", puppet).is_ok());
+        assert!(name_line(path, &leaf, "alias.example.net", puppet).is_ok());
+        let err = name_line(path, &leaf, "me.mcollective", puppet).unwrap_err();
         assert!(
             err.starts_with("The certificate /ssl/certs/x.pem is for Node1.example.net, alias.example.net, not for the certname me.mcollective: "),
             "{err}"
         );
+        assert!(err.contains("mco choria request_cert"), "{err}");
+    }
+
+    #[test]
+    fn the_file_provider_is_never_told_to_request_a_certificate() {
+        let leaf = x509::Certificate {
+            subject: "CN=node1.example.net".into(),
+            issuer: "CN=ca".into(),
+            subject_der: Vec::new(),
+            issuer_der: Vec::new(),
+            common_name: Some("node1.example.net".into()),
+            dns_names: Vec::new(),
+            ip_addresses: Vec::new(),
+            not_before: 0,
+            not_after: 1,
+        };
+        let path = Path::new("/etc/choria/tls.crt");
+        let name = name_line(path, &leaf, "me.mcollective", Provider::File).unwrap_err();
+        assert_eq!(
+            name,
+            "The certificate /etc/choria/tls.crt is for node1.example.net, not for the certname me.mcollective: use the certificate issued for me.mcollective, or set MCOLLECTIVE_CERTNAME to the name it holds"
+        );
+        let now = UnixTime::since_unix_epoch(Duration::from_secs(10));
+        let expired = validity_line(path, &leaf, now, Provider::File).unwrap_err();
+        assert_eq!(
+            expired,
+            "The certificate /etc/choria/tls.crt expired at 1970-01-01 00:00:01 UTC: replace it and its key with new ones from the CA that issued it"
+        );
+        let puppet = validity_line(path, &leaf, now, Provider::Puppet).unwrap_err();
+        assert!(puppet.contains("mco choria request_cert"), "{puppet}");
     }
 }

@@ -41,7 +41,7 @@ module MCollective
              description: "The certificate's name (default: MCOLLECTIVE_CERTNAME, else <user>.mcollective)",
              arguments: ["--certname NAME"],
              type: String,
-             validate: ->(name) { ChoriaNats::SSLPaths.certname_problem(name, given_by: "--certname") || true }
+             validate: ->(name) { ChoriaNats::Certname.problem(name, given_by: "--certname") || true }
 
       exclude_argument_sections "common", "filter", "rpc"
 
@@ -67,6 +67,8 @@ module MCollective
 
       def request_cert
         settings = ChoriaNats::PluginSettings.new(config.pluginconf)
+        raise ChoriaNats::ConfigurationError, ChoriaNats::FilePaths::NO_REQUEST if settings.security_provider == "file"
+
         paths = ChoriaNats::SSLPaths.new(identity: config.identity, ssldir: settings.ssldir,
                                          certname: configuration[:certname])
         location = ChoriaNats::PuppetCA::Location.from_settings(settings, ca_option: configuration[:ca])

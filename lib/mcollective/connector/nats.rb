@@ -24,7 +24,9 @@ module MCollective
       def connect
         return if @connection && !@connection.closed?
 
-        @connection = ChoriaNats::Connection.connect(**connection_options)
+        options = connection_options
+        @connection = ChoriaNats::Connection.connect(**options)
+        @active_options = shown_options(options)
         nil
       end
 
@@ -39,9 +41,17 @@ module MCollective
         !@connection.nil? && @connection.connected?
       end
 
-      # `host:port` of the broker in use, or nil.
+      # The broker in use (a ChoriaNats::ServerAddress: `to_s` is `host:port`, with `scheme`, `host`
+      # and `port` for what read mcollective-choria's URI), or nil.
       def connected_server
-        @connection&.connected_server
+        address = @connection&.connected_server
+        address && ChoriaNats::ServerAddress.new(address)
+      end
+
+      # The options of the current connection, as mcollective-choria's `choria_util` agent reads
+      # them: the TLS files under :tls, never the password or the logger. Empty before connecting.
+      def active_options
+        @active_options || {}
       end
 
       # Counters: in_msgs, out_msgs, in_bytes, out_bytes, reconnects, dropped, the pool and more.
@@ -126,8 +136,8 @@ module MCollective
       private
 
       def connection_options
-        paths = ChoriaNats::SSLPaths.new(identity: @config.identity, ssldir: @settings.ssldir)
-        Log.info("Using certificate #{paths.cert_file} for certname #{paths.certname} from #{paths.ssl_dir_reason}")
+        paths = ChoriaNats::SecurityProvider.paths(@settings, identity: @config.identity)
+        Log.info("Using certificate #{paths.cert_file} for certname #{paths.certname} from #{paths.source}")
         ChoriaNats::CertificateCheck.for_paths(paths).check! # each file, the chain, the certname, key and expiry
         brokers = ChoriaNats::BrokerList.from_settings(@settings)
         servers = brokers.servers
@@ -135,6 +145,12 @@ module MCollective
         { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
           name: @config.identity, retry_initial_connect: retry_initial_connect, srv_names: brokers.srv_names,
           logger: ChoriaNats::MCollectiveLog.new, **@settings.connection_options }
+      end
+
+      # The connection options without the logger and the password, the TLS files under :tls.
+      def shown_options(options)
+        tls = { ca_file: options[:ca_file], cert_file: options[:cert_file], key_file: options[:key_file] }
+        options.reject { |key, _| %i[logger password ca_file cert_file key_file].include?(key) }.merge(tls: tls)
       end
 
       # The security plugin's caller id, asked once per connector: MCollective's plugins log it at

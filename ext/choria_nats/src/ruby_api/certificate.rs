@@ -1,24 +1,42 @@
 //! `ChoriaNats.check_certificates`: the pre-flight checks of `cert_check.rs`
 //! as a Hash for `lib/choria_nats/certificate_check.rb` and the doctor.
 
-use crate::cert_check::check;
+use crate::cert_check::{check, Provider};
 use crate::tls::TlsFiles;
 use magnus::{function, scan_args::scan_args, Error, RHash, RModule, Ruby, Value};
 use rustls::pki_types::UnixTime;
 
-/// `ChoriaNats.check_certificates(ca_file, cert_file, key_file, certname = nil)`:
-/// every pre-flight check, at the current time, as a Hash.
+/// `ChoriaNats.check_certificates(ca_file, cert_file, key_file, certname = nil, provider = "puppet")`:
+/// every pre-flight check, at the current time, as a Hash. `provider`
+/// ("puppet" or "file") chooses what the lines say to do.
 fn check_certificates(ruby: &Ruby, args: &[Value]) -> Result<RHash, Error> {
-    let args =
-        scan_args::<(String, String, String), (Option<Option<String>>,), (), (), (), ()>(args)?;
+    let args = scan_args::<
+        (String, String, String),
+        (Option<Option<String>>, Option<String>),
+        (),
+        (),
+        (),
+        (),
+    >(args)?;
     let (ca, cert, key) = args.required;
-    let certname = args.optional.0.flatten();
+    let (certname, provider) = args.optional;
+    let certname = certname.flatten();
+    let provider = match provider.as_deref() {
+        None | Some("puppet") => Provider::Puppet,
+        Some("file") => Provider::File,
+        Some(other) => {
+            return Err(Error::new(
+                ruby.exception_arg_error(),
+                format!("no security provider is named {other:?}: puppet or file"),
+            ))
+        }
+    };
     let files = TlsFiles {
         ca: ca.into(),
         cert: cert.into(),
         key: key.into(),
     };
-    let report = check(&files, certname.as_deref(), UnixTime::now());
+    let report = check(&files, certname.as_deref(), UnixTime::now(), provider);
     let hash = ruby.hash_new();
     let checks = ruby.ary_new();
     for check in &report.checks {

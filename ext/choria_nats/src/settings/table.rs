@@ -28,6 +28,8 @@ pub enum Type {
     Names,
     /// `[host:port, source]` pairs.
     Servers,
+    /// One of a few names, written exactly.
+    Choice { names: &'static [&'static str] },
 }
 
 /// The value a setting has when nothing sets it.
@@ -38,6 +40,8 @@ pub enum DefaultValue {
     Seconds(f64),
     Count(u64),
     Flag(bool),
+    /// A name, for a `Choice`.
+    Name(&'static str),
     /// Worked out when it is needed (a lookup, another setting), as said here.
     Described(&'static str),
 }
@@ -386,6 +390,45 @@ pub const CONNECTION_TIMEOUT: Setting = Setting {
     role: Role::MCollective,
     description: "MCollective's own: how long `mco` keeps trying to reach a broker",
 };
+pub const SECURITY_PROVIDER: Setting = Setting {
+    name: "security_provider",
+    kind: Type::Choice {
+        names: &["puppet", "file"],
+    },
+    default: DefaultValue::Name("puppet"),
+    key: Some("plugin.security.provider"),
+    env: None,
+    role: Role::Plugin,
+    description: "where the CA, certificate and key are: `puppet`, Puppet's SSL dir; `file`, the three `plugin.security.file.*` paths",
+};
+pub const SECURITY_FILE_CERTIFICATE: Setting = Setting {
+    name: "security_file_certificate",
+    kind: Type::Path,
+    default: DefaultValue::Described("none: required by the `file` provider"),
+    key: Some("plugin.security.file.certificate"),
+    env: None,
+    role: Role::Plugin,
+    description:
+        "the `file` provider's certificate (PEM; intermediate CA certificates may follow it)",
+};
+pub const SECURITY_FILE_KEY: Setting = Setting {
+    name: "security_file_key",
+    kind: Type::Path,
+    default: DefaultValue::Described("none: required by the `file` provider"),
+    key: Some("plugin.security.file.key"),
+    env: None,
+    role: Role::Plugin,
+    description: "the `file` provider's private key for that certificate (PEM)",
+};
+pub const SECURITY_FILE_CA: Setting = Setting {
+    name: "security_file_ca",
+    kind: Type::Path,
+    default: DefaultValue::Described("none: required by the `file` provider"),
+    key: Some("plugin.security.file.ca"),
+    env: None,
+    role: Role::Plugin,
+    description: "the `file` provider's CA certificates: the only ones trusted to sign the brokers' certificates and this one",
+};
 
 pub const PUPPETSERVER_HOST: Setting = Setting {
     name: "puppetserver_host",
@@ -462,7 +505,20 @@ pub const SETTINGS: &[Setting] = &[
     PUPPETSERVER_PORT,
     PUPPETDB_HOST,
     PUPPETDB_PORT,
+    SECURITY_PROVIDER,
+    SECURITY_FILE_CERTIFICATE,
+    SECURITY_FILE_KEY,
+    SECURITY_FILE_CA,
 ];
+
+/// `a`, `a or b`, `a, b or c`: the names a `Choice` takes.
+fn one_of(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
 
 /// The setting of this name, if there is one.
 pub fn find(name: &str) -> Option<&'static Setting> {
@@ -496,6 +552,7 @@ impl Setting {
             Type::Count { unit } => Some(format!("a whole number of {unit} above 0")),
             Type::Port => Some("a port number".to_string()),
             Type::Flag => Some("true or false".to_string()),
+            Type::Choice { names } => Some(one_of(names)),
             Type::Text | Type::Path | Type::Names | Type::Servers => None,
         }
     }
@@ -525,6 +582,7 @@ impl Setting {
             (Type::Port, Value::Count(n)) => (1..=65_535).contains(n),
             (Type::Flag, Value::Flag(_)) => true,
             (Type::Text | Type::Path, Value::Text(_)) => true,
+            (Type::Choice { names }, Value::Text(text)) => names.contains(&text.as_str()),
             (Type::Names, Value::Names(_)) => true,
             (Type::Servers, Value::Servers(_)) => true,
             _ => {
@@ -564,6 +622,10 @@ impl Setting {
                 _ => Err(refused()),
             },
             Type::Text | Type::Path => Ok(Value::Text(text.to_string())),
+            Type::Choice { names } => match names.iter().find(|name| **name == trimmed) {
+                Some(name) => Ok(Value::Text((*name).to_string())),
+                None => Err(refused()),
+            },
             Type::Names | Type::Servers => Err(Failure::config(format!(
                 "{} cannot be set in a configuration file",
                 self.label(false)
@@ -577,6 +639,7 @@ impl Setting {
             DefaultValue::Seconds(s) => Some(Value::Seconds(s)),
             DefaultValue::Count(n) => Some(Value::Count(n)),
             DefaultValue::Flag(flag) => Some(Value::Flag(flag)),
+            DefaultValue::Name(name) => Some(Value::Text(name.to_string())),
             DefaultValue::Nothing | DefaultValue::Described(_) => None,
         }
     }
@@ -635,6 +698,10 @@ mod tests {
             PUPPETSERVER_PORT,
             PUPPETDB_HOST,
             PUPPETDB_PORT,
+            SECURITY_PROVIDER,
+            SECURITY_FILE_CERTIFICATE,
+            SECURITY_FILE_KEY,
+            SECURITY_FILE_CA,
         ];
         assert_eq!(all.len(), SETTINGS.len());
         for setting in all {
@@ -648,7 +715,11 @@ mod tests {
             if let Some(value) = setting.default_value() {
                 assert_eq!(setting.check(&value), Ok(()), "{}", setting.name);
             }
-            let text = setting.default_value().map(|v| v.to_string());
+            // As a configuration file writes it: a name without quotes.
+            let text = setting.default_value().map(|v| match v {
+                Value::Text(text) => text,
+                other => other.to_string(),
+            });
             if let (Some(text), Some(_)) = (text, setting.key) {
                 assert!(setting.parse(&text).is_ok(), "{} {text}", setting.name);
             }
@@ -721,5 +792,26 @@ mod tests {
         assert!(PUPPETCA_PORT.parse("65536").is_err());
         assert!(RECEIVE_BUFFER_BYTES.parse("-1").is_err());
         assert_eq!(USER.parse("nats"), Ok(Value::Text("nats".to_string())));
+    }
+
+    #[test]
+    fn a_choice_takes_only_its_names_and_lists_them_when_refused() {
+        assert_eq!(
+            SECURITY_PROVIDER.parse(" file "),
+            Ok(Value::Text("file".to_string()))
+        );
+        assert_eq!(
+            SECURITY_PROVIDER.default_value(),
+            Some(Value::Text("puppet".to_string()))
+        );
+        assert_eq!(
+            SECURITY_PROVIDER.parse("pkcs11").err().map(|f| f.message),
+            Some("plugin.security.provider must be puppet or file, not \"pkcs11\"".to_string())
+        );
+        assert!(SECURITY_PROVIDER.parse("File").is_err());
+        assert!(SECURITY_PROVIDER
+            .check(&Value::Text("vault".to_string()))
+            .is_err());
+        assert_eq!(one_of(&["a", "b", "c"]), "a, b or c");
     }
 }
