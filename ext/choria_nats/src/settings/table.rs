@@ -387,6 +387,26 @@ pub const CONNECTION_TIMEOUT: Setting = Setting {
     description: "MCollective's own: how long `mco` keeps trying to reach a broker",
 };
 
+pub const CREDENTIALS: Setting = Setting {
+    name: "credentials",
+    kind: Type::Path,
+    default: DefaultValue::Nothing,
+    key: Some("plugin.nats.credentials"),
+    env: Some("MCOLLECTIVE_NATS_CREDENTIALS"),
+    role: Role::Optional,
+    description: "a NATS credentials file (`.creds`: a user JWT and its nkey seed) for a broker with JWT accounts (operator mode, NGS), read again at each connect; mode 0600 or stricter; not with `plugin.nats.user`",
+};
+
+pub const NGS: Setting = Setting {
+    name: "ngs",
+    kind: Type::Flag,
+    default: DefaultValue::Flag(false),
+    key: Some("plugin.nats.ngs"),
+    env: None,
+    role: Role::Plugin,
+    description: "go-choria's switch to Synadia's NGS, which trusts public CAs instead of the SSL dir's: `true` is refused (see NGS below)",
+};
+
 /// The table, in the order the documentation lists it.
 pub const SETTINGS: &[Setting] = &[
     MIDDLEWARE_HOSTS,
@@ -418,6 +438,8 @@ pub const SETTINGS: &[Setting] = &[
     RECEIVE_CAPACITY,
     PUBLISH_TIMEOUT,
     SRV_NAMES,
+    CREDENTIALS,
+    NGS,
 ];
 
 /// The setting of this name, if there is one.
@@ -587,6 +609,8 @@ mod tests {
             PUPPETCA_PORT,
             PUPPETCA_FINGERPRINT,
             CONNECTION_TIMEOUT,
+            CREDENTIALS,
+            NGS,
         ];
         assert_eq!(all.len(), SETTINGS.len());
         for setting in all {
