@@ -394,7 +394,7 @@ pub const CREDENTIALS: Setting = Setting {
     key: Some("plugin.nats.credentials"),
     env: Some("MCOLLECTIVE_NATS_CREDENTIALS"),
     role: Role::Optional,
-    description: "a NATS credentials file (`.creds`: a user JWT and its nkey seed) for a broker with JWT accounts (operator mode, NGS), read again at each connect; mode 0600 or stricter; not with `plugin.nats.user`",
+    description: "a NATS credentials file (`.creds`: a user JWT and its nkey seed) for a broker with JWT accounts (operator mode), read again at each connect; mode 0600 or stricter; not with `plugin.nats.user`",
 };
 
 pub const NGS: Setting = Setting {
