@@ -153,6 +153,18 @@ RSpec.describe ChoriaNats::Connection, "NATS credentials files" do
     expect(connection.receive(5)).to eq(["creds.rotated", nil, "after rotation"])
   end
 
+  it "says in one line why it cannot reconnect once the broker ended the link of a user whose JWT expired",
+     bounded: 90 do
+    # The JWT must still be valid when the connection is made: a few seconds, on a busy machine.
+    creds = accounts.creds("expiring", expires: Time.now + 6)
+    logger = client_options(pki, broker)[:logger]
+    connection = connect_client(pki, broker, credentials: creds, logger: logger, reconnect_initial_delay: 0.1,
+                                             reconnect_max_delay: 0.5, reconnect_spread: 0.2)
+    expired = /\ACould not reconnect to NATS #{Regexp.escape(broker.address)} \(config\): The NATS credentials file #{Regexp.escape(creds)} holds a user JWT that expired at / # rubocop:disable Layout/LineLength
+    eventually(40) { connection.receive(0.1).nil? && logger.grep(expired).any? }
+    expect(logger.grep(/\AThe NATS broker #{Regexp.escape(broker.address)} \(config\) reported: nats: User Authentication Expired\z/)).not_to be_empty # rubocop:disable Layout/LineLength
+  end
+
   describe "with a real mcollectived and mco" do
     before(:all) do
       @pki.cert_for("node1.example.net")
