@@ -36,6 +36,7 @@ module ChoriaNats
       unknown = rest.keys - OPTIONAL
       raise ConfigurationError, "Unknown connection option #{unknown.join(', ')}" unless unknown.empty?
 
+      rest[:credentials] = rest[:credentials].to_s unless rest[:credentials].nil?
       options = rest.merge(servers: normalize_servers(servers), ca_file: ca_file.to_s,
                            cert_file: cert_file.to_s, key_file: key_file.to_s)
       retry_for = retry_seconds(retry_initial_connect)

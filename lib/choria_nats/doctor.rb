@@ -118,6 +118,7 @@ module ChoriaNats
     def connect_options(address, source)
       { servers: [[address, source]], ca_file: @paths.ca_file, cert_file: @paths.cert_file,
         key_file: @paths.key_file, name: @identity, user: @settings.user, password: @settings.password,
+        credentials: @settings.credentials,
         connect_timeout: [@settings.connect_timeout, MAX_CONNECT_TIMEOUT].min, randomize: false,
         retry_initial_connect: false, legacy_certificates: @settings.legacy_certificates?,
         logger: ->(_level, _line) {} }

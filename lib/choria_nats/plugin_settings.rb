@@ -147,6 +147,11 @@ module ChoriaNats
       configured("password")
     end
 
+    # plugin.nats.credentials, else MCOLLECTIVE_NATS_CREDENTIALS: the path of a NATS `.creds` file, or nil.
+    def credentials
+      configured("credentials")
+    end
+
     # plugin.choria.network.connect_timeout in seconds.
     def connect_timeout
       setting("connect_timeout")
@@ -183,6 +188,7 @@ module ChoriaNats
     # The ChoriaNats::Connection options the MCollective configuration sets: each option of the
     # settings table that has a key, as this class's method of that name (with `?` for a flag) gives it.
     def connection_options
+      refuse_ngs
       CONFIGURED_OPTIONS.to_h do |name|
         [name.to_sym, public_send(TABLE.fetch(name)[:type] == "flag" ? "#{name}?" : name)]
       end
@@ -194,6 +200,17 @@ module ChoriaNats
     end
 
     private
+
+    # go-choria's plugin.nats.ngs = true trusts the public CAs for Synadia's service: this connector trusts
+    # the SSL dir's CA alone, so it says so rather than connect elsewhere than the configuration reads.
+    def refuse_ngs
+      return unless setting("ngs")
+
+      raise ConfigurationError, "plugin.nats.ngs = true is not supported: this connector trusts only the CA in " \
+                                "the SSL dir, not the public CAs NGS's certificates chain to; remove it, and for " \
+                                "a broker with JWT accounts set plugin.nats.credentials (see the NGS section of " \
+                                "docs/configuration.md)"
+    end
 
     # The value the configuration (else the environment variable) gives the setting, checked
     # natively, or nil when neither sets it.

@@ -17,7 +17,7 @@ RSpec.describe ChoriaNats::PluginSettings do
     expect(s.connection_options).to eq(user: nil, password: nil, connect_timeout: 2.0, randomize: true,
                                        srv_nameserver: nil, legacy_certificates: false,
                                        reconnect_initial_delay: 0.5, reconnect_max_delay: 60.0, reconnect_spread: 25.0,
-                                       receive_buffer_bytes: nil, outgoing_buffer_bytes: nil)
+                                       receive_buffer_bytes: nil, outgoing_buffer_bytes: nil, credentials: nil)
   end
 
   %w[receive_buffer_bytes outgoing_buffer_bytes].each do |name|
@@ -45,6 +45,19 @@ RSpec.describe ChoriaNats::PluginSettings do
     expect(settings({}, env).password).to eq("envpw")
     expect(settings({ "nats.user" => "cfguser", "nats.pass" => "cfgpw" }, env).user).to eq("cfguser")
     expect(settings({ "nats.user" => "cfguser", "nats.pass" => "cfgpw" }, env).password).to eq("cfgpw")
+  end
+
+  it "reads plugin.nats.credentials before MCOLLECTIVE_NATS_CREDENTIALS, into the connection options" do
+    env = { "MCOLLECTIVE_NATS_CREDENTIALS" => "/env/user.creds" }
+    expect(settings({}, env).connection_options).to include(credentials: "/env/user.creds")
+    expect(settings({ "nats.credentials" => "/etc/nats/user.creds" }, env).credentials).to eq("/etc/nats/user.creds")
+  end
+
+  it "refuses plugin.nats.ngs = true, saying what to set instead" do
+    expect(settings("nats.ngs" => "false").connection_options).to include(credentials: nil)
+    expect { settings("nats.ngs" => "yes").connection_options }
+      .to raise_error(ChoriaNats::ConfigurationError,
+                      /\Aplugin\.nats\.ngs = true is not supported: .* set plugin\.nats\.credentials/)
   end
 
   it "never shows the password in inspect" do

@@ -3,11 +3,14 @@
 //! ever, each failure explained with the server it concerns.
 
 use crate::connect_errors::explain_connect_error;
+use crate::credentials::Credentials;
 use crate::errors::{Category, Failure};
 use crate::log_queue::Level;
 use crate::settings::{InitialRetry, Settings};
 use crate::shared::Shared;
-use async_nats::{Client, ConnectError, ConnectErrorKind, ConnectOptions, ServerAddr};
+use async_nats::{
+    Auth, AuthError, Client, ConnectError, ConnectErrorKind, ConnectOptions, ServerAddr,
+};
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -22,6 +25,25 @@ pub const OUTGOING_BUFFER: usize = 2048;
 /// fast as messages arrive; the receive queue holds the backlog.
 const SUBSCRIPTION_BUFFER: usize = 65_536;
 
+/// async-nats' options before ours: with the credentials file's JWT and
+/// signature when there is one. The file is read at each attempt,
+/// reconnects included: operators rotate credentials files in place, and the
+/// next connect takes the new one.
+fn base_options(settings: &Settings) -> ConnectOptions {
+    let Some(path) = settings.credentials.clone() else {
+        return ConnectOptions::new();
+    };
+    ConnectOptions::with_auth_callback(move |nonce| {
+        let signed = Credentials::read(&path).and_then(|creds| {
+            let mut auth = Auth::new();
+            auth.signature = Some(creds.sign(&nonce)?);
+            auth.jwt = Some(creds.jwt().to_string());
+            Ok(auth)
+        });
+        async move { signed.map_err(|failure| AuthError::new(failure.message)) }
+    })
+}
+
 /// async-nats' options for one attempt. `ended` is kept by async-nats'
 /// connection task for as long as that task lives: its receiver hears when
 /// the task ends, for whatever reason, a panic included.
@@ -32,7 +54,7 @@ fn options(
 ) -> Result<ConnectOptions, Failure> {
     let events = Arc::clone(shared);
     let chooser = Arc::clone(shared);
-    let mut options = ConnectOptions::new()
+    let mut options = base_options(settings)
         .require_tls(true)
         // Members announced in the INFO that precedes TLS are unauthenticated:
         // dialling them would let anyone on the path choose the broker, or
@@ -143,6 +165,17 @@ pub struct Connected {
 /// Connects for the first time, as `settings.initial_retry` says.
 pub async fn initial(settings: &Settings, shared: &Arc<Shared>) -> Result<Connected, Failure> {
     crate::cert_check::preflight(&settings.files)?;
+    if let Some(path) = &settings.credentials {
+        let creds = Credentials::read(path)?;
+        shared.log(
+            Level::Info,
+            format!(
+                "Using the NATS credentials in {} for user {}",
+                path.display(),
+                creds.user()
+            ),
+        );
+    }
     let deadline = match settings.initial_retry {
         InitialRetry::For(limit) => Some(Instant::now() + limit),
         _ => None,
@@ -186,6 +219,7 @@ pub async fn initial(settings: &Settings, shared: &Arc<Shared>) -> Result<Connec
                     &error,
                     &target.describe(),
                     &settings.files,
+                    settings.credentials.as_deref(),
                     settings.connect_timeout,
                 );
                 let (failures_in_a_row, pool_size) = {

@@ -6,7 +6,9 @@ use crate::errors::{Category, Failure};
 use crate::tls::TlsFiles;
 use crate::utc::format_utc;
 use rustls::{AlertDescription, CertificateError};
+use std::error::Error as _;
 use std::io;
+use std::path::Path;
 
 /// `wrong.example.net` from rustls' `DnsName("wrong.example.net")`, and
 /// `10.0.0.1` from `IpAddress(10.0.0.1)`.
@@ -112,12 +114,33 @@ fn find_io<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a io::E
     None
 }
 
+/// A failed authentication with a credentials file: the file could not be
+/// read or used at this attempt (its own message, which names the file and
+/// what is wrong), or the broker refused what it holds.
+fn explain_credentials_error(
+    error: &async_nats::ConnectError,
+    server: &str,
+    path: &Path,
+) -> Failure {
+    match error.source() {
+        Some(source) if error.kind() == async_nats::ConnectErrorKind::Authentication => {
+            let detail = source.to_string();
+            Failure::config(format!(
+                "Cannot log in to the NATS broker {server}: {}",
+                crate::credentials::unwrap_auth_error(&detail)
+            ))
+        }
+        _ => crate::credentials::explain_refusal(server, path),
+    }
+}
+
 /// Explains why one connection attempt to `server` (`host:port (source)`)
 /// failed, in one line that names the server and what to do.
 pub fn explain_connect_error(
     error: &async_nats::ConnectError,
     server: &str,
     files: &TlsFiles,
+    credentials: Option<&Path>,
     timeout: std::time::Duration,
 ) -> Failure {
     use async_nats::ConnectErrorKind as K;
@@ -135,6 +158,10 @@ pub fn explain_connect_error(
             kind,
             format!("TLS with the NATS broker {server} failed: {reason}"),
         );
+    }
+    if let (Some(path), K::Authentication | K::AuthorizationViolation) = (credentials, error.kind())
+    {
+        return explain_credentials_error(error, server, path);
     }
     match error.kind() {
         K::TimedOut => Failure::new(
@@ -182,7 +209,6 @@ pub fn explain_connect_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     #[test]
     fn explains_a_name_mismatch_with_the_names_presented() {
@@ -200,6 +226,7 @@ mod tests {
             &error,
             "127.0.0.1:4222 (config)",
             &TlsFiles::in_dir(Path::new("/x")),
+            None,
             std::time::Duration::from_secs(2),
         );
         assert_eq!(f.kind, Category::Tls);
@@ -230,6 +257,7 @@ mod tests {
             &error,
             "127.0.0.1:9 (config)",
             &TlsFiles::in_dir(Path::new("/x")),
+            None,
             std::time::Duration::from_secs(2),
         );
         assert_eq!(f.kind, Category::Connection);

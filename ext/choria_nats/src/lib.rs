@@ -9,6 +9,7 @@ mod cert_check;
 pub mod connect;
 mod connect_errors;
 mod connection;
+mod credentials;
 pub mod envelope;
 mod errors;
 pub mod json_escape;

@@ -28,6 +28,8 @@ pub struct Settings {
     pub files: TlsFiles,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// The NATS credentials file, read at each connect (`credentials.rs`).
+    pub credentials: Option<PathBuf>,
     pub name: Option<String>,
     pub connect_timeout: Duration,
     pub ping_interval: Duration,
@@ -177,6 +179,12 @@ impl Settings {
                 "A NATS password was given without a user name",
             ));
         }
+        let credentials = given.text(&table::CREDENTIALS)?.map(PathBuf::from);
+        if credentials.is_some() && user.is_some() {
+            return Err(Failure::config(
+                "Both a NATS user name (plugin.nats.user) and a credentials file (plugin.nats.credentials) are set, and a broker takes one or the other: keep the credentials file for a broker with JWT accounts (operator mode, NGS), or the user name and password for one with an authorization block",
+            ));
+        }
         let backoff = Backoff {
             initial: given.seconds(&table::RECONNECT_INITIAL_DELAY)?,
             max: given.seconds(&table::RECONNECT_MAX_DELAY)?,
@@ -192,6 +200,7 @@ impl Settings {
             files,
             user,
             password,
+            credentials,
             initial_retry: given.initial_retry()?,
             receive_capacity: given.count(&table::RECEIVE_CAPACITY)?,
             receive_buffer_bytes: given.count(&table::RECEIVE_BUFFER_BYTES)?,
@@ -336,6 +345,11 @@ mod tests {
             refusal(vec![("password", Value::Text("pw".into()))]),
             "A NATS password was given without a user name"
         );
+        assert!(refusal(vec![
+            ("user", Value::Text("nats".into())),
+            ("credentials", Value::Text("/etc/nats/user.creds".into()))
+        ])
+        .starts_with("Both a NATS user name (plugin.nats.user) and a credentials file"));
         assert_eq!(
             refusal(vec![
                 ("reconnect_initial_delay", Value::Seconds(30.0)),

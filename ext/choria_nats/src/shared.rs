@@ -217,8 +217,9 @@ impl Shared {
                 self.log(
                     Level::Warn,
                     format!(
-                        "Could not reconnect to NATS {}: {error}",
-                        previous.describe()
+                        "Could not reconnect to NATS {}: {}",
+                        previous.describe(),
+                        crate::credentials::unwrap_auth_error(&error)
                     ),
                 );
             }

@@ -470,6 +470,26 @@ pub const PUPPETDB_PORT: Setting = Setting {
     description: "its port",
 };
 
+pub const CREDENTIALS: Setting = Setting {
+    name: "credentials",
+    kind: Type::Path,
+    default: DefaultValue::Nothing,
+    key: Some("plugin.nats.credentials"),
+    env: Some("MCOLLECTIVE_NATS_CREDENTIALS"),
+    role: Role::Optional,
+    description: "a NATS credentials file (`.creds`: a user JWT and its nkey seed) for a broker with JWT accounts (operator mode), read again at each connect; mode 0600 or stricter; not with `plugin.nats.user`",
+};
+
+pub const NGS: Setting = Setting {
+    name: "ngs",
+    kind: Type::Flag,
+    default: DefaultValue::Flag(false),
+    key: Some("plugin.nats.ngs"),
+    env: None,
+    role: Role::Plugin,
+    description: "go-choria's switch to Synadia's NGS, which trusts public CAs instead of the SSL dir's: `true` is refused (see NGS below)",
+};
+
 /// The table, in the order the documentation lists it.
 pub const SETTINGS: &[Setting] = &[
     MIDDLEWARE_HOSTS,
@@ -509,6 +529,8 @@ pub const SETTINGS: &[Setting] = &[
     SECURITY_FILE_CERTIFICATE,
     SECURITY_FILE_KEY,
     SECURITY_FILE_CA,
+    CREDENTIALS,
+    NGS,
 ];
 
 /// `a`, `a or b`, `a, b or c`: the names a `Choice` takes.
@@ -702,6 +724,8 @@ mod tests {
             SECURITY_FILE_CERTIFICATE,
             SECURITY_FILE_KEY,
             SECURITY_FILE_CA,
+            CREDENTIALS,
+            NGS,
         ];
         assert_eq!(all.len(), SETTINGS.len());
         for setting in all {
