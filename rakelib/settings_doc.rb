@@ -13,7 +13,8 @@ module ChoriaNats
     PATH = File.expand_path("../docs/configuration.md", __dir__)
     # What each type of value is called in the table.
     TYPES = { "seconds" => "seconds", "port" => "port", "flag" => "true or false", "text" => "text",
-              "path" => "path", "names" => "list of SRV names", "servers" => "list of brokers" }.freeze
+              "path" => "path", "names" => "list of SRV names", "servers" => "list of brokers",
+              "networks" => "list of networks" }.freeze
     MIB = 1024 * 1024
     private_constant :TYPES, :MIB
 

@@ -87,9 +87,12 @@ module MCollective
       end
 
       # Publishes a request (broadcast, or once per discovered host when
-      # direct) or a reply (to the reply-to of its request).
+      # direct; through the federation brokers when federated) or a reply (to
+      # the reply-to of its request).
       def publish(msg)
         msg.base64_encode!
+        return publish_federated(msg) if federation && %i[request direct_request].include?(msg.type)
+
         case msg.type
         when :direct_request
           # One body for every node, encoded once (and copied once by the
@@ -130,6 +133,7 @@ module MCollective
         Log.info("Using certificate #{paths.cert_file} for certname #{paths.certname} from #{paths.ssl_dir_reason}")
         ChoriaNats::CertificateCheck.for_paths(paths).check! # each file, the chain, the certname, key and expiry
         brokers = ChoriaNats::BrokerList.from_settings(@settings)
+        brokers = federation.brokers(@settings, fallback: brokers, logger: ChoriaNats::MCollectiveLog.new) if federation
         servers = brokers.servers
         Log.info(brokers.description)
         { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
@@ -142,6 +146,27 @@ module MCollective
       # level drops, a cost on every request published.
       def callerid
         @callerid ||= PluginManager["security_plugin"].callerid
+      end
+
+      # The ChoriaNats::Federation of a federated mco, else nil.
+      def federation
+        return @federation if defined?(@federation)
+
+        @federation = ChoriaNats::Federation.from_settings(@settings, server: @config.mode == :server,
+                                                                      logger: ChoriaNats::MCollectiveLog.new)
+      end
+
+      # A request through the federation brokers: the subjects the brokers publish to travel in the
+      # `federation` header, those of a direct request in batches (ChoriaNats::Federation#messages).
+      def publish_federated(msg)
+        headers = request_headers(msg)
+        targets = if msg.type == :direct_request
+                    msg.discovered_hosts.map { |host| make_target(msg.agent, :direct_request, msg.collective, host) }
+                  else
+                    [make_target(msg.agent, :request, msg.collective)]
+                  end
+        federation.messages(payload: msg.payload, headers: headers, targets: targets, requestid: msg.requestid)
+                  .each { |subject, body| @connection.publish(subject, body, headers["reply-to"]) }
       end
 
       # The daemon retries for ever; mco until just before its own timeout.

@@ -28,6 +28,9 @@ pub enum Type {
     Names,
     /// `[host:port, source]` pairs.
     Servers,
+    /// Federated network names, comma-separated in a configuration file;
+    /// each becomes one token of a NATS subject.
+    Networks,
 }
 
 /// The value a setting has when nothing sets it.
@@ -83,7 +86,9 @@ pub struct Setting {
     pub default: DefaultValue,
     /// The MCollective configuration key that sets it, if one does.
     pub key: Option<&'static str>,
-    /// The environment variable read when the key is not set.
+    /// The environment variable read when the key is not set; for
+    /// `federation_collectives` it is read first and overrides the key, as
+    /// Choria's `CHORIA_FED_COLLECTIVE` always has.
     pub env: Option<&'static str>,
     pub role: Role,
     /// What it does, in a line.
@@ -377,6 +382,24 @@ pub const PUPPETCA_FINGERPRINT: Setting = Setting {
     role: Role::Plugin,
     description: "the SHA256 fingerprint the CA's certificate must have when `mco choria request_cert` downloads it (`--ca-fingerprint` overrides it)",
 };
+pub const FEDERATION_COLLECTIVES: Setting = Setting {
+    name: "federation_collectives",
+    kind: Type::Networks,
+    default: DefaultValue::Described("`CHORIA_FED_COLLECTIVE`, which overrides the setting; else none: not federated"),
+    key: Some("plugin.choria.federation.collectives"),
+    env: Some("CHORIA_FED_COLLECTIVE"),
+    role: Role::Plugin,
+    description: "the federated networks `mco` sends its requests to, through their federation brokers, instead of its own collective",
+};
+pub const FEDERATION_MIDDLEWARE_HOSTS: Setting = Setting {
+    name: "federation_middleware_hosts",
+    kind: Type::Text,
+    default: DefaultValue::Described("SRV `_mcollective-federation_server._tcp`, `_x-puppet-mcollective_federation._tcp`, then the brokers of `middleware_hosts`"),
+    key: Some("plugin.choria.federation_middleware_hosts"),
+    env: None,
+    role: Role::Plugin,
+    description: "comma-separated `host:port` list of the brokers a federated `mco` connects to",
+};
 pub const CONNECTION_TIMEOUT: Setting = Setting {
     name: "connection_timeout",
     kind: Type::Seconds { max: 1e9 },
@@ -418,6 +441,8 @@ pub const SETTINGS: &[Setting] = &[
     RECEIVE_CAPACITY,
     PUBLISH_TIMEOUT,
     SRV_NAMES,
+    FEDERATION_COLLECTIVES,
+    FEDERATION_MIDDLEWARE_HOSTS,
 ];
 
 /// The setting of this name, if there is one.
@@ -452,6 +477,10 @@ impl Setting {
             Type::Count { unit } => Some(format!("a whole number of {unit} above 0")),
             Type::Port => Some("a port number".to_string()),
             Type::Flag => Some("true or false".to_string()),
+            Type::Networks => Some(
+                "a comma-separated list of network names (letters, digits, `-` and `_`)"
+                    .to_string(),
+            ),
             Type::Text | Type::Path | Type::Names | Type::Servers => None,
         }
     }
@@ -482,6 +511,7 @@ impl Setting {
             (Type::Flag, Value::Flag(_)) => true,
             (Type::Text | Type::Path, Value::Text(_)) => true,
             (Type::Names, Value::Names(_)) => true,
+            (Type::Networks, Value::Names(names)) => names.iter().all(|n| network_name(n)),
             (Type::Servers, Value::Servers(_)) => true,
             _ => {
                 return Err(Failure::config(format!(
@@ -520,6 +550,19 @@ impl Setting {
                 _ => Err(refused()),
             },
             Type::Text | Type::Path => Ok(Value::Text(text.to_string())),
+            Type::Networks => {
+                let names: Vec<String> = trimmed
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if names.iter().all(|name| network_name(name)) {
+                    Ok(Value::Names(names))
+                } else {
+                    Err(refused())
+                }
+            }
             Type::Names | Type::Servers => Err(Failure::config(format!(
                 "{} cannot be set in a configuration file",
                 self.label(false)
@@ -536,6 +579,15 @@ impl Setting {
             DefaultValue::Nothing | DefaultValue::Described(_) => None,
         }
     }
+}
+
+/// A network name is one token of `choria.federation.<network>.federation`:
+/// a dot, a wildcard or a space would change which subject is published to.
+fn network_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -587,6 +639,8 @@ mod tests {
             PUPPETCA_PORT,
             PUPPETCA_FINGERPRINT,
             CONNECTION_TIMEOUT,
+            FEDERATION_COLLECTIVES,
+            FEDERATION_MIDDLEWARE_HOSTS,
         ];
         assert_eq!(all.len(), SETTINGS.len());
         for setting in all {
@@ -673,5 +727,24 @@ mod tests {
         assert!(PUPPETCA_PORT.parse("65536").is_err());
         assert!(RECEIVE_BUFFER_BYTES.parse("-1").is_err());
         assert_eq!(USER.parse("nats"), Ok(Value::Text("nats".to_string())));
+    }
+
+    #[test]
+    fn reads_federated_networks_as_choria_does() {
+        let names = |list: &[&str]| Value::Names(list.iter().map(|n| n.to_string()).collect());
+        assert_eq!(
+            FEDERATION_COLLECTIVES.parse(" dev1, prod_2 ,,"),
+            Ok(names(&["dev1", "prod_2"]))
+        );
+        assert_eq!(FEDERATION_COLLECTIVES.parse(" , "), Ok(names(&[])));
+        for bad in ["dev.1", "dev 1", "dev*", ">", "dév"] {
+            assert_eq!(
+                FEDERATION_COLLECTIVES.parse(bad).err().map(|f| f.message),
+                Some(format!(
+                    "plugin.choria.federation.collectives must be a comma-separated list of network \
+                     names (letters, digits, `-` and `_`), not {bad:?}"
+                )),
+            );
+        }
     }
 }
