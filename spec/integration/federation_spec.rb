@@ -96,7 +96,7 @@ RSpec.describe "Federation through the real Choria Federation Broker" do
                                        "logger_type" => "file", "loglevel" => "info",
                                        "logfile" => File.join(@dir, "#{name}.log")).merge(extra)
     ChoriaNats::TestSupport::MCollectiveConfig.write(File.join(@dir, "#{name}.cfg"), identity: "rspec.example.net",
-                                                                                    settings: settings)
+                                                                                     settings: settings)
   end
 
   def gem_mco(config, *args, env: {})
@@ -195,7 +195,10 @@ RSpec.describe "Federation through the real Choria Federation Broker" do
       output, status = gem_mco(config, "rpc", "rpcutil", "ping", "--json")
       expect(status).to be_success, output
       expect(rpc_senders(output)).to eq(all_nodes)
-      requests = tapped.drop(before).map(&:last).select { |h| h["federation"]["target"] == ["mcollective.broadcast.agent.rpcutil"] }
+      wait_until("the tap saw the discovery and the request") { tapped.size >= before + 2 }
+      requests = tapped.drop(before).map(&:last).select do |h|
+        h["federation"]["target"] == ["mcollective.broadcast.agent.rpcutil"]
+      end
       expect(requests.size).to eq(1), tapped.inspect
       expect(requests.first["federation"]["req"]).to match(/\A\h{32}\z/)
       expect(tapped.drop(before).map { |reply, headers| reply == headers["reply-to"] }).to all(be(true))
@@ -229,6 +232,7 @@ RSpec.describe "Federation through the real Choria Federation Broker" do
       before = File.readlines(@tap_file).size
       output, = gem_mco(@client, "rpc", "rpcutil", "ping", "--json", "--nodes", list, "-t", "2")
       expect(rpc_senders(output)).to eq(all_nodes)
+      wait_until("the tap saw 3 messages") { tapped.size >= before + 3 }
       batches = tapped.drop(before).map { |_, headers| headers["federation"]["target"] }
       expect(batches.map(&:size)).to eq([200, 200, 50])
       expect(batches.flatten).to match_array(nodes.map { |n| "mcollective.node.#{n}" })
