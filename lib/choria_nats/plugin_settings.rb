@@ -133,6 +133,12 @@ module ChoriaNats
       raise ChoriaNats::ConfigurationError, e.message.sub(row[:key], "#{row[:env]} (which overrides #{row[:key]})")
     end
 
+    # Where #federation_collectives comes from: CHORIA_FED_COLLECTIVE when set, else the configuration key.
+    def federation_collectives_source
+      row = TABLE.fetch("federation_collectives")
+      presence(@env[row[:env]]) ? row[:env] : row[:key]
+    end
+
     # plugin.choria.federation_middleware_hosts, or nil.
     def federation_middleware_hosts
       configured("federation_middleware_hosts")

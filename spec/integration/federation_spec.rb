@@ -188,6 +188,18 @@ RSpec.describe "Federation through the real Choria Federation Broker" do
                     "from plugin.choria.federation_middleware_hosts: #{@a.address}")
     end
 
+    it "shows the networks and the federation brokers in mco choria show_config, and checks those brokers" do
+      output, status = gem_mco(@client, "choria", "show_config")
+      expect(status).to be_success, output
+      expect(output).to include("ok       #{@a.address} (config): connected over verified TLS")
+      expect(output).to include(<<~SECTION)
+        Federation
+          networks   #{network} (from plugin.choria.federation.collectives)
+          subjects   #{subject}
+          brokers    federation brokers from plugin.choria.federation_middleware_hosts: #{@a.address}
+      SECTION
+    end
+
     it "sends a broadcast RPC request through the federation broker and gets every reply" do
       config = gem_client("broadcast", "plugin.choria.federation.collectives" => network,
                                        "direct_addressing_threshold" => "0")

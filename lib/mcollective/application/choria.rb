@@ -68,8 +68,11 @@ module MCollective
       end
 
       def show_config
-        ChoriaNats::Doctor.new(identity: config.identity, pluginconf: config.pluginconf,
-                               config_file: config.configfile).run
+        federation, brokers = federation_config
+        status = ChoriaNats::Doctor.new(identity: config.identity, pluginconf: config.pluginconf,
+                                        config_file: config.configfile, broker_list: brokers).run
+        show_federation(federation, brokers)
+        status
       rescue ChoriaNats::Error => e
         warn("mco choria show_config: #{e.message}")
         1
@@ -77,6 +80,29 @@ module MCollective
 
       def config
         MCollective::Config.instance
+      end
+
+      # [the ChoriaNats::Federation, the brokers it connects to (which the doctor then checks)], or
+      # [nil, nil] when this client is not federated.
+      def federation_config
+        settings = ChoriaNats::PluginSettings.new(config.pluginconf)
+        federation = ChoriaNats::Federation.from_settings(settings)
+        return [nil, nil] unless federation
+
+        [federation, federation.brokers(settings, fallback: ChoriaNats::BrokerList.from_settings(settings))]
+      end
+
+      # The Federation section: whether this client is federated, through which networks and brokers.
+      def show_federation(federation, brokers)
+        puts("", "Federation")
+        unless federation
+          puts("  not federated: plugin.choria.federation.collectives and CHORIA_FED_COLLECTIVE are not set")
+          return
+        end
+        settings = ChoriaNats::PluginSettings.new(config.pluginconf)
+        puts("  networks   #{federation.networks.join(', ')} (from #{settings.federation_collectives_source})")
+        puts("  subjects   #{federation.networks.map { |n| ChoriaNats::Federation.subject(n) }.join(', ')}")
+        puts("  brokers    #{brokers.description}")
       end
     end
   end

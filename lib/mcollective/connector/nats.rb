@@ -129,11 +129,12 @@ module MCollective
       private
 
       def connection_options
+        federated = federation # its settings are checked before anything is read or dialled
         paths = ChoriaNats::SSLPaths.new(identity: @config.identity, ssldir: @settings.ssldir)
         Log.info("Using certificate #{paths.cert_file} for certname #{paths.certname} from #{paths.ssl_dir_reason}")
         ChoriaNats::CertificateCheck.for_paths(paths).check! # each file, the chain, the certname, key and expiry
         brokers = ChoriaNats::BrokerList.from_settings(@settings)
-        brokers = federation.brokers(@settings, fallback: brokers, logger: ChoriaNats::MCollectiveLog.new) if federation
+        brokers = federated.brokers(@settings, fallback: brokers, logger: ChoriaNats::MCollectiveLog.new) if federated
         servers = brokers.servers
         Log.info(brokers.description)
         { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
@@ -160,11 +161,8 @@ module MCollective
       # `federation` header, those of a direct request in batches (ChoriaNats::Federation#messages).
       def publish_federated(msg)
         headers = request_headers(msg)
-        targets = if msg.type == :direct_request
-                    msg.discovered_hosts.map { |host| make_target(msg.agent, :direct_request, msg.collective, host) }
-                  else
-                    [make_target(msg.agent, :request, msg.collective)]
-                  end
+        hosts = msg.type == :direct_request ? msg.discovered_hosts : [nil]
+        targets = hosts.map { |host| make_target(msg.agent, msg.type, msg.collective, host) }
         federation.messages(payload: msg.payload, headers: headers, targets: targets, requestid: msg.requestid)
                   .each { |subject, body| @connection.publish(subject, body, headers["reply-to"]) }
       end
