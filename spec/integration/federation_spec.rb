@@ -230,6 +230,29 @@ RSpec.describe "Federation through the real Choria Federation Broker" do
       expect(pinged(output)).to eq(all_nodes), output
     end
 
+    it "finds the federation brokers in SRV records (served by dnsmasq), not the collective's brokers" do
+      dnsmasq = ChoriaNats::TestSupport::Dnsmasq.new(
+        dir: File.join(@dir, "dns"), local_domains: ["fed.test"],
+        srv_hosts: ["_x-puppet-mcollective_federation._tcp.fed.test,127.0.0.1,#{@a.port},0,0"]
+      ).start
+      # B, the collective's broker, is configured too: a federated client that fell back to it would get no
+      # reply (no federation broker listens there), and an unfederated one would connect there.
+      config = gem_client("srv", "plugin.choria.federation.collectives" => network,
+                                 "plugin.choria.federation_middleware_hosts" => "",
+                                 "plugin.choria.middleware_hosts" => @b.address,
+                                 "plugin.choria.use_srv_records" => "true", "plugin.choria.srv_domain" => "fed.test",
+                                 "plugin.choria.srv_nameserver" => dnsmasq.nameserver)
+      output, status = gem_mco(config, "ping")
+      expect(status).to be_success, output
+      expect(pinged(output)).to eq(all_nodes), output
+      log = File.read(File.join(@dir, "srv.log"))
+      expect(log).to include("Connected to NATS #{@a.address} (srv)")
+      expect(log).to include("through the federation brokers from SRV " \
+                             "_x-puppet-mcollective_federation._tcp.fed.test: 127.0.0.1:#{@a.port}")
+    ensure
+      dnsmasq&.stop
+    end
+
     it "stops with one line naming CHORIA_FED_COLLECTIVE when it is not a list of network names" do
       output, status = gem_mco(@client, "ping", env: { "CHORIA_FED_COLLECTIVE" => "dev1.>" })
       expect(status).not_to be_success
