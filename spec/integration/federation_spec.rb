@@ -105,13 +105,13 @@ RSpec.describe "Federation through the real Choria Federation Broker" do
   end
 
   # The reference's mco (0.16.1 connector), as an ordinary user (it refuses root), federated by CHORIA_FED_COLLECTIVE.
-  def reference_mco(*args, reference:, nats_pure:, network:)
+  def reference_mco(*args, reference:, nats_pure:, network:, extra: {})
     user = ChoriaNats::TestSupport::UnprivilegedUser.shared
     home = user.directory(File.join(@dir, "ref-home"))
     ssldir = reference_ssldir(user, "refclient.mcollective")
     settings = base_settings(@a).merge("plugin.choria.federation_middleware_hosts" => @a.address,
-                                       "plugin.choria.ssldir" => ssldir)
-    config = ChoriaNats::TestSupport::MCollectiveConfig.write(File.join(home, "client.cfg"),
+                                       "plugin.choria.ssldir" => ssldir).merge(extra)
+    config = ChoriaNats::TestSupport::MCollectiveConfig.write(File.join(home, "client#{extra.size}.cfg"),
                                                               identity: "refclient.example.net", libdir: reference,
                                                               settings: settings)
     File.chmod(0o644, config)
@@ -290,6 +290,18 @@ RSpec.describe "Federation through the real Choria Federation Broker" do
                                      reference: reference, nats_pure: nats_pure, network: network)
       expect(status).to be_success, output
       expect(rpc_senders(output)).to eq(["node1.example.net"])
+    end
+
+    it "calls this gem's nodes with a broadcast RPC" do
+      before = tapped.size
+      output, status = reference_mco("rpc", "rpcutil", "ping", "--json",
+                                     reference: reference, nats_pure: nats_pure, network: network,
+                                     extra: { "direct_addressing_threshold" => "0" })
+      expect(status).to be_success, output
+      expect(rpc_senders(output)).to eq(all_nodes)
+      wait_until("the tap saw the discovery and the request") { tapped.size >= before + 2 }
+      expect(tapped.drop(before).map { |_, headers| headers["federation"]["target"] })
+        .to include(["mcollective.broadcast.agent.rpcutil"])
     end
   end
 end
