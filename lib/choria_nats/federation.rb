@@ -24,7 +24,7 @@ module ChoriaNats
       DESCRIPTIONS = {
         config: "federation brokers from #{HOSTS_KEY}: %<list>s",
         srv: "federation brokers from SRV %<srv_name>s: %<list>s",
-        default: "no federation brokers (%<reason>s)"
+        default: "no federation brokers: %<reason>s"
       }.freeze
 
       # The federation broker list a ChoriaNats::PluginSettings describes; `options` as for #initialize.
@@ -72,9 +72,9 @@ module ChoriaNats
       federation = BrokerList.from_settings(settings, **options)
       federation.servers
       list = federation.source == :default ? fallback : federation
-      through = list.equal?(federation) ? "" : "#{federation.description}, so through the "
+      why = list.equal?(federation) ? "" : " (#{federation.description})"
       logger&.call(:info, "Federated client: requests go to the networks #{networks.join(', ')} " \
-                          "through the #{through}#{list.description}")
+                          "through the #{list.description}#{why}")
       list
     end
 

@@ -107,8 +107,8 @@ RSpec.describe ChoriaNats::Federation do
       list = brokers("choria.middleware_hosts" => "local:4222")
       expect(list.servers).to eq([%w[local:4222 config]])
       expect(lines.first.last).to eq("Federated client: requests go to the networks dev1, dev2 through the " \
-                                     "no federation brokers (no SRV records for example.net), so through the " \
-                                     "NATS brokers from plugin.choria.middleware_hosts: local:4222")
+                                     "NATS brokers from plugin.choria.middleware_hosts: local:4222 " \
+                                     "(no federation brokers: no SRV records for example.net)")
     end
   end
 end
