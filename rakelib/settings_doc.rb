@@ -14,7 +14,8 @@ module ChoriaNats
     # What each type of value is called in the table.
     TYPES = { "seconds" => "seconds", "port" => "port", "flag" => "true or false", "text" => "text",
               "path" => "path", "names" => "list of SRV names", "servers" => "list of brokers",
-              "choice" => "name" }.freeze
+              "choice" => "name",
+              "networks" => "list of networks" }.freeze
     MIB = 1024 * 1024
     private_constant :TYPES, :MIB
 

@@ -11,6 +11,8 @@ module ChoriaNats
     SRV_SERVICES = %w[_mcollective-server._tcp _x-puppet-mcollective._tcp].freeze
     # The NATS port when an address names none (the native library's).
     DEFAULT_PORT = ChoriaNats::NATS_PORT
+    # The setting that names the brokers.
+    HOSTS_KEY = "plugin.choria.middleware_hosts"
     # The broker used when nothing else names one.
     DEFAULT_BROKER = "puppet:#{DEFAULT_PORT}"
     # The log line #description gives, by source.
@@ -50,7 +52,7 @@ module ChoriaNats
     # `host:port` with the default port when none is given; bare IPv6 addresses get brackets; an entry
     # with credentials is refused (the native `ChoriaNats.broker_address`, which the connection shares).
     def with_port(host)
-      ChoriaNats.broker_address(host, self.class::DEFAULT_PORT, "plugin.choria.middleware_hosts")
+      ChoriaNats.broker_address(host, self.class::DEFAULT_PORT, self.class::HOSTS_KEY)
     end
   end
 end

@@ -78,7 +78,7 @@ module ChoriaNats
       field("securityprovider", "#{@facts.securityprovider} (MCollective's security plugin)")
       field("Security provider", security_provider_line)
       paths = @ssl_paths.respond_to?(:call) ? @ssl_paths.call : @ssl_paths
-      field("CSR path", "#{paths.csr_file} (#{File.exist?(paths.csr_file) ? 'found' : 'absent'})")
+      field("CSR path", csr_line(paths))
     rescue ConfigurationError => e
       field("CSR path", "(unknown: #{e.message})")
     end
@@ -96,6 +96,12 @@ module ChoriaNats
     end
 
     private
+
+    def csr_line(paths)
+      return "(none: the #{paths.provider} provider requests no certificate)" unless paths.respond_to?(:csr_file)
+
+      "#{paths.csr_file} (#{File.exist?(paths.csr_file) ? 'found' : 'absent'})"
+    end
 
     def security_provider_line
       origin = @settings.security_provider_set? ? "plugin.security.provider" : "the default"

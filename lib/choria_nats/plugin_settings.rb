@@ -185,6 +185,31 @@ module ChoriaNats
       configured("outgoing_buffer_bytes")
     end
 
+    # The federated networks: CHORIA_FED_COLLECTIVE when set (it overrides the configuration, as in
+    # Choria), else plugin.choria.federation.collectives; [] when not federated.
+    def federation_collectives
+      row = TABLE.fetch("federation_collectives")
+      from_env = presence(@env[row[:env]])
+      return ChoriaNats.setting_value("federation_collectives", from_env) if from_env
+
+      configured("federation_collectives") || []
+    rescue ChoriaNats::ConfigurationError => e
+      raise e unless from_env
+
+      raise ChoriaNats::ConfigurationError, e.message.sub(row[:key], "#{row[:env]} (which overrides #{row[:key]})")
+    end
+
+    # Where #federation_collectives comes from: CHORIA_FED_COLLECTIVE when set, else the configuration key.
+    def federation_collectives_source
+      row = TABLE.fetch("federation_collectives")
+      presence(@env[row[:env]]) ? row[:env] : row[:key]
+    end
+
+    # plugin.choria.federation_middleware_hosts, or nil.
+    def federation_middleware_hosts
+      configured("federation_middleware_hosts")
+    end
+
     # The ChoriaNats::Connection options the MCollective configuration sets: each option of the
     # settings table that has a key, as this class's method of that name (with `?` for a flag) gives it.
     def connection_options

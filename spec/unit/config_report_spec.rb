@@ -79,11 +79,11 @@ RSpec.describe ChoriaNats::ConfigReport do
 
   it "lists every plugin.choria.* setting of the table with its value and origin, then the keys it does not read" do
     report({ "choria.srv_domain" => "example.org", "choria.network.connect_timeout" => "zz",
-             "choria.federation.collectives" => "dev1", "choria.puppetdb_port" => "8085" }).choria_settings_section
+             "choria.discovery_host" => "puppetdb.example.net", "choria.puppetdb_port" => "8085" }).choria_settings_section
     lines = out.string.lines.map(&:rstrip)
     keys = ChoriaNats::SETTINGS.map { |row| row[:key].to_s }.grep(/\Aplugin\.choria\./)
     expect(lines[0..1]).to eq(["", "plugin.choria.* settings"])
-    expect(lines[2..].map { |line| line.split.first }).to eq(keys.sort + ["plugin.choria.federation.collectives"])
+    expect(lines[2..].map { |line| line.split.first }).to eq(keys.sort + ["plugin.choria.discovery_host"])
     width = keys.map(&:size).max
     row = ->(key, value) { "  #{key.ljust(width)} = #{value}" }
     expect(lines).to include(row.call("plugin.choria.srv_domain", "example.org (config)"),
@@ -95,7 +95,7 @@ RSpec.describe ChoriaNats::ConfigReport do
                              row.call("plugin.choria.network.connect_timeout",
                                       "zz (config; refused: plugin.choria.network.connect_timeout must be a number " \
                                       "of seconds above 0 and at most 120, not \"zz\")"),
-                             row.call("plugin.choria.federation.collectives", "dev1 (config; not read by choria-nats)"))
+                             row.call("plugin.choria.discovery_host", "puppetdb.example.net (config; not read by choria-nats)"))
   end
 
   it "tells a value from the config, from its environment variable and the default apart" do

@@ -92,9 +92,11 @@ module MCollective
         show_puppet
         show_security
         show_choria_settings
+        federation, brokers = federation_config
+        show_federation(federation, brokers)
         puts
         ChoriaNats::Doctor.new(identity: config.identity, pluginconf: config.pluginconf,
-                               config_file: config.configfile, ssl_paths: ssl_paths).run
+                               config_file: config.configfile, ssl_paths: ssl_paths, broker_list: brokers).run
       rescue ChoriaNats::Error => e
         warn("mco choria show_config: #{e.message}")
         1
@@ -123,15 +125,37 @@ module MCollective
         )
       end
 
-      # One SSLPaths for every section: Puppet is asked for its SSL dir once.
+      # One set of paths for every section, from the security provider: Puppet is asked for its SSL dir once.
       def ssl_paths
-        @ssl_paths ||= ChoriaNats::SSLPaths.new(
-          identity: config.identity, ssldir: ChoriaNats::PluginSettings.new(config.pluginconf).ssldir
-        )
+        @ssl_paths ||= ChoriaNats::SecurityProvider.paths(ChoriaNats::PluginSettings.new(config.pluginconf),
+                                                          identity: config.identity)
       end
 
       def config
         MCollective::Config.instance
+      end
+
+      # [the ChoriaNats::Federation, the brokers it connects to (which the doctor then checks)], or
+      # [nil, nil] when this client is not federated.
+      def federation_config
+        settings = ChoriaNats::PluginSettings.new(config.pluginconf)
+        federation = ChoriaNats::Federation.from_settings(settings)
+        return [nil, nil] unless federation
+
+        [federation, federation.brokers(settings, fallback: ChoriaNats::BrokerList.from_settings(settings))]
+      end
+
+      # The Federation section: whether this client is federated, through which networks and brokers.
+      def show_federation(federation, brokers)
+        puts("", "Federation")
+        unless federation
+          puts("  not federated: plugin.choria.federation.collectives and CHORIA_FED_COLLECTIVE are not set")
+          return
+        end
+        settings = ChoriaNats::PluginSettings.new(config.pluginconf)
+        puts("  networks   #{federation.networks.join(', ')} (from #{settings.federation_collectives_source})")
+        puts("  subjects   #{federation.networks.map { |n| ChoriaNats::Federation.subject(n) }.join(', ')}")
+        puts("  brokers    #{brokers.description}")
       end
     end
   end

@@ -97,9 +97,12 @@ module MCollective
       end
 
       # Publishes a request (broadcast, or once per discovered host when
-      # direct) or a reply (to the reply-to of its request).
+      # direct; through the federation brokers when federated) or a reply (to
+      # the reply-to of its request).
       def publish(msg)
         msg.base64_encode!
+        return publish_federated(msg) if federation && %i[request direct_request].include?(msg.type)
+
         case msg.type
         when :direct_request
           # One body for every node, encoded once (and copied once by the
@@ -136,12 +139,14 @@ module MCollective
       private
 
       def connection_options
+        federated = federation # its settings are checked before anything is read or dialled
         paths = ChoriaNats::SecurityProvider.paths(@settings, identity: @config.identity)
         Log.info("Using certificate #{paths.cert_file} for certname #{paths.certname} from #{paths.source}")
         ChoriaNats::CertificateCheck.for_paths(paths).check! # each file, the chain, the certname, key and expiry
         brokers = ChoriaNats::BrokerList.from_settings(@settings)
+        brokers = federated.brokers(@settings, fallback: brokers, logger: ChoriaNats::MCollectiveLog.new) if federated
         servers = brokers.servers
-        Log.info(brokers.description)
+        Log.info(brokers.description) unless federated # its line names the brokers
         { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
           name: @config.identity, retry_initial_connect: retry_initial_connect, srv_names: brokers.srv_names,
           logger: ChoriaNats::MCollectiveLog.new, **@settings.connection_options }
@@ -158,6 +163,24 @@ module MCollective
       # level drops, a cost on every request published.
       def callerid
         @callerid ||= PluginManager["security_plugin"].callerid
+      end
+
+      # The ChoriaNats::Federation of a federated mco, else nil.
+      def federation
+        return @federation if defined?(@federation)
+
+        @federation = ChoriaNats::Federation.from_settings(@settings, server: @config.mode == :server,
+                                                                      logger: ChoriaNats::MCollectiveLog.new)
+      end
+
+      # A request through the federation brokers: the subjects the brokers publish to travel in the
+      # `federation` header, those of a direct request in batches (ChoriaNats::Federation#messages).
+      def publish_federated(msg)
+        headers = request_headers(msg)
+        hosts = msg.type == :direct_request ? msg.discovered_hosts : [nil]
+        targets = hosts.map { |host| make_target(msg.agent, msg.type, msg.collective, host) }
+        federation.messages(payload: msg.payload, headers: headers, targets: targets, requestid: msg.requestid)
+                  .each { |subject, body| @connection.publish(subject, body, headers["reply-to"]) }
       end
 
       # The daemon retries for ever; mco until just before its own timeout.

@@ -30,7 +30,7 @@ fn read(ruby: &Ruby, hash: RHash, setting: &Setting) -> Result<Option<Value>, Fa
         Type::Count { .. } | Type::Port => get(ruby, hash, key)?.map(Value::Count),
         Type::Flag => get(ruby, hash, key)?.map(Value::Flag),
         Type::Text | Type::Path | Type::Choice { .. } => get(ruby, hash, key)?.map(Value::Text),
-        Type::Names => get(ruby, hash, key)?.map(Value::Names),
+        Type::Names | Type::Networks => get(ruby, hash, key)?.map(Value::Names),
         Type::Servers => get(ruby, hash, key)?.map(Value::Servers),
     })
 }
@@ -77,6 +77,7 @@ fn type_name(kind: Type) -> &'static str {
         Type::Names => "names",
         Type::Servers => "servers",
         Type::Choice { .. } => "choice",
+        Type::Networks => "networks",
     }
 }
 

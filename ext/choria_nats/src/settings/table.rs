@@ -30,6 +30,9 @@ pub enum Type {
     Servers,
     /// One of a few names, written exactly.
     Choice { names: &'static [&'static str] },
+    /// Federated network names, comma-separated in a configuration file;
+    /// each becomes one token of a NATS subject.
+    Networks,
 }
 
 /// The value a setting has when nothing sets it.
@@ -87,7 +90,9 @@ pub struct Setting {
     pub default: DefaultValue,
     /// The MCollective configuration key that sets it, if one does.
     pub key: Option<&'static str>,
-    /// The environment variable read when the key is not set.
+    /// The environment variable read when the key is not set; for
+    /// `federation_collectives` it is read first and overrides the key, as
+    /// Choria's `CHORIA_FED_COLLECTIVE` always has.
     pub env: Option<&'static str>,
     pub role: Role,
     /// What it does, in a line.
@@ -381,6 +386,24 @@ pub const PUPPETCA_FINGERPRINT: Setting = Setting {
     role: Role::Plugin,
     description: "the SHA256 fingerprint the CA's certificate must have when `mco choria request_cert` downloads it (`--ca-fingerprint` overrides it)",
 };
+pub const FEDERATION_COLLECTIVES: Setting = Setting {
+    name: "federation_collectives",
+    kind: Type::Networks,
+    default: DefaultValue::Described("`CHORIA_FED_COLLECTIVE`, which overrides the setting; else none: not federated"),
+    key: Some("plugin.choria.federation.collectives"),
+    env: Some("CHORIA_FED_COLLECTIVE"),
+    role: Role::Plugin,
+    description: "the federated networks `mco` sends its requests to, through their federation brokers, instead of its own collective",
+};
+pub const FEDERATION_MIDDLEWARE_HOSTS: Setting = Setting {
+    name: "federation_middleware_hosts",
+    kind: Type::Text,
+    default: DefaultValue::Described("SRV `_mcollective-federation_server._tcp`, `_x-puppet-mcollective_federation._tcp`, then the brokers of `middleware_hosts`"),
+    key: Some("plugin.choria.federation_middleware_hosts"),
+    env: None,
+    role: Role::Plugin,
+    description: "comma-separated `host:port` list of the brokers a federated `mco` connects to",
+};
 pub const CONNECTION_TIMEOUT: Setting = Setting {
     name: "connection_timeout",
     kind: Type::Seconds { max: 1e9 },
@@ -531,6 +554,8 @@ pub const SETTINGS: &[Setting] = &[
     SECURITY_FILE_CA,
     CREDENTIALS,
     NGS,
+    FEDERATION_COLLECTIVES,
+    FEDERATION_MIDDLEWARE_HOSTS,
 ];
 
 /// `a`, `a or b`, `a, b or c`: the names a `Choice` takes.
@@ -575,6 +600,10 @@ impl Setting {
             Type::Port => Some("a port number".to_string()),
             Type::Flag => Some("true or false".to_string()),
             Type::Choice { names } => Some(one_of(names)),
+            Type::Networks => Some(
+                "a comma-separated list of network names (letters, digits, `-` and `_`)"
+                    .to_string(),
+            ),
             Type::Text | Type::Path | Type::Names | Type::Servers => None,
         }
     }
@@ -606,6 +635,7 @@ impl Setting {
             (Type::Text | Type::Path, Value::Text(_)) => true,
             (Type::Choice { names }, Value::Text(text)) => names.contains(&text.as_str()),
             (Type::Names, Value::Names(_)) => true,
+            (Type::Networks, Value::Names(names)) => names.iter().all(|n| network_name(n)),
             (Type::Servers, Value::Servers(_)) => true,
             _ => {
                 return Err(Failure::config(format!(
@@ -648,6 +678,19 @@ impl Setting {
                 Some(name) => Ok(Value::Text((*name).to_string())),
                 None => Err(refused()),
             },
+            Type::Networks => {
+                let names: Vec<String> = trimmed
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if names.iter().all(|name| network_name(name)) {
+                    Ok(Value::Names(names))
+                } else {
+                    Err(refused())
+                }
+            }
             Type::Names | Type::Servers => Err(Failure::config(format!(
                 "{} cannot be set in a configuration file",
                 self.label(false)
@@ -665,6 +708,15 @@ impl Setting {
             DefaultValue::Nothing | DefaultValue::Described(_) => None,
         }
     }
+}
+
+/// A network name is one token of `choria.federation.<network>.federation`:
+/// a dot, a wildcard or a space would change which subject is published to.
+fn network_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -726,6 +778,8 @@ mod tests {
             SECURITY_FILE_CA,
             CREDENTIALS,
             NGS,
+            FEDERATION_COLLECTIVES,
+            FEDERATION_MIDDLEWARE_HOSTS,
         ];
         assert_eq!(all.len(), SETTINGS.len());
         for setting in all {
@@ -837,5 +891,24 @@ mod tests {
             .check(&Value::Text("vault".to_string()))
             .is_err());
         assert_eq!(one_of(&["a", "b", "c"]), "a, b or c");
+    }
+
+    #[test]
+    fn reads_federated_networks_as_choria_does() {
+        let names = |list: &[&str]| Value::Names(list.iter().map(|n| n.to_string()).collect());
+        assert_eq!(
+            FEDERATION_COLLECTIVES.parse(" dev1, prod_2 ,,"),
+            Ok(names(&["dev1", "prod_2"]))
+        );
+        assert_eq!(FEDERATION_COLLECTIVES.parse(" , "), Ok(names(&[])));
+        for bad in ["dev.1", "dev 1", "dev*", ">", "dév"] {
+            assert_eq!(
+                FEDERATION_COLLECTIVES.parse(bad).err().map(|f| f.message),
+                Some(format!(
+                    "plugin.choria.federation.collectives must be a comma-separated list of network \
+                     names (letters, digits, `-` and `_`), not {bad:?}"
+                )),
+            );
+        }
     }
 }
