@@ -157,7 +157,7 @@ RSpec.describe "SRV lookups against dnsmasq" do
                                                       "nats3.example.net:4224")
       expect(list.srv_records.size).to eq(3)
       names = "_mcollective-server._tcp.example.net, _x-puppet-mcollective._tcp.example.net"
-      expect(list.description).to match(/\ANATS brokers from SRV #{Regexp.escape(names)}: nats[13]\.example\.net:422[24], /)
+      expect(list.description).to match(/\ANATS brokers from SRV #{Regexp.escape(names)}: nats[13]\.example\.net:/)
     end
 
     it "uses the brokers of both names together" do
