@@ -132,9 +132,12 @@ module MCollective
         brokers = ChoriaNats::BrokerList.from_settings(@settings)
         servers = brokers.servers
         Log.info(brokers.description)
-        { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
-          name: @config.identity, retry_initial_connect: retry_initial_connect, srv_names: brokers.srv_names,
-          logger: ChoriaNats::MCollectiveLog.new, **@settings.connection_options }
+        options = { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
+                    name: @config.identity, retry_initial_connect: retry_initial_connect,
+                    srv_names: brokers.srv_names, logger: ChoriaNats::MCollectiveLog.new,
+                    **@settings.connection_options }
+        @settings.warnings.each { |line| Log.warn(line) }
+        options
       end
 
       # The security plugin's caller id, asked once per connector: MCollective's plugins log it at
