@@ -435,7 +435,7 @@ impl Shared {
                     ),
                 );
                 let round = pool.len().max(1) as u32;
-                (pool.consecutive_failures() % round == 0, true)
+                (pool.consecutive_failures().is_multiple_of(round), true)
             }
             // async-nats clears the error of a server once it connects: the
             // previous attempt succeeded, and the link was up until now.
