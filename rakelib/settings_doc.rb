@@ -35,8 +35,18 @@ module ChoriaNats
 
     def self.cells(row)
       option = %i[required option].include?(row[:role]) ? "`#{row[:name]}`" : ""
-      [row[:key] ? "`#{row[:key]}`" : "", option, TYPES.fetch(row[:type]) { row[:unit] }, default(row),
+      [key(row), option, TYPES.fetch(row[:type]) { row[:unit] }, default(row),
        row[:limits] || "", row[:description]]
+    end
+
+    # The key, with go-choria's spellings: its keys, which ours wins over, and its environment
+    # variable, which wins over the file.
+    def self.key(row)
+      return "" unless row[:key]
+
+      also = row[:also_keys].map { |key| " (or go-choria's `#{key}`)" }.join
+      env = row[:override_env] ? " (go-choria's `#{row[:override_env]}` overrides it)" : ""
+      "`#{row[:key]}`#{also}#{env}"
     end
 
     def self.default(row)
@@ -61,6 +71,6 @@ module ChoriaNats
 
       value.to_s.reverse.scan(/\d{1,3}/).join(",").reverse
     end
-    private_class_method :cells, :default, :absent, :count
+    private_class_method :cells, :key, :default, :absent, :count
   end
 end

@@ -9,6 +9,9 @@ module ChoriaNats
   class BrokerList < SrvLocator
     # The SRV services looked up under the domain, in order.
     SRV_SERVICES = %w[_mcollective-server._tcp _x-puppet-mcollective._tcp].freeze
+    # Both names' records are brokers of the same fleet, as the reference connector takes them: the
+    # native lookup merges them, keeps a duplicate once and orders the whole set (RFC 2782).
+    MERGE_SRV = true
     # The NATS port when an address names none (the native library's).
     DEFAULT_PORT = ChoriaNats::NATS_PORT
     # The setting that names the brokers.

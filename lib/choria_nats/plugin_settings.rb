@@ -27,6 +27,14 @@ module ChoriaNats
     def initialize(pluginconf, env: ENV)
       @conf = pluginconf
       @env = env
+      @warnings = {}
+    end
+
+    # One line for each setting given two spellings (go-choria's and ours) that disagree, saying
+    # which is used; the settings read so far, or all of them with `all: true`.
+    def warnings(all: false)
+      TABLE.each_key { |name| configured(name) } if all
+      @warnings.values
     end
 
     # plugin.choria.middleware_hosts, or nil.
@@ -34,12 +42,13 @@ module ChoriaNats
       configured("middleware_hosts")
     end
 
-    # plugin.choria.srv_domain, or nil (then facter's networking.domain).
+    # CHORIA_SRV_DOMAIN (go-choria's, overriding the file), else plugin.choria.srv_domain, or nil (then
+    # facter's networking.domain).
     def srv_domain
       configured("srv_domain")
     end
 
-    # plugin.choria.use_srv_records.
+    # plugin.choria.use_srv_records, else go-choria's plugin.choria.use_srv.
     def use_srv?
       setting("use_srv_records")
     end
@@ -238,11 +247,35 @@ module ChoriaNats
     end
 
     # The value the configuration (else the environment variable) gives the setting, checked
-    # natively, or nil when neither sets it.
+    # natively, or nil when neither sets it. go-choria's spellings count too: its environment variable
+    # wins over the file, and the setting's own key over go-choria's key.
     def configured(name)
       row = TABLE.fetch(name)
-      text = presence(@conf[row[:key].delete_prefix("plugin.")]) || (row[:env] && presence(@env[row[:env]]))
-      text && ChoriaNats.setting_value(name, text)
+      given = spellings(row).filter_map do |label, text|
+        [label, ChoriaNats.setting_value(name, text)] if text
+      end
+      warn_disagreement(name, given)
+      given.first&.last
+    end
+
+    # `[label, text]` for every spelling of the row, the one that wins first; text nil when unset.
+    def spellings(row)
+      return [] unless row[:key]
+
+      file = [row[:key], *row[:also_keys]].map { |key| [key, presence(@conf[key.delete_prefix("plugin.")])] }
+      [*([[row[:override_env], presence(@env[row[:override_env]])]] if row[:override_env]),
+       *file, *([[row[:env], presence(@env[row[:env]])]] if row[:env])]
+    end
+
+    # Keeps one warning line when two spellings give the setting different values.
+    def warn_disagreement(name, given)
+      (used_label, used), = given
+      other_label, other = given.find { |_, value| value != used }
+      return unless other_label
+
+      why = TABLE.fetch(name)[:override_env] == used_label ? ", which overrides the file as in go-choria" : ""
+      @warnings[name] ||= "#{used_label} = #{used.inspect} and #{other_label} = #{other.inspect} disagree: " \
+                          "using #{used_label}#{why}"
     end
 
     # The configured value, or the table's default.

@@ -7,10 +7,13 @@ module ChoriaNats
   # Finds the servers of a service the way Choria does: the addresses the configuration names, else
   # the DNS SRV records of the domain (plugin.choria.srv_domain, else facter's networking.domain),
   # else a default. The service's own words come from its subclass (BrokerList, PuppetCA::Location):
-  # SRV_SERVICES, the SRV names looked up under the domain, in order; DESCRIPTIONS, the format of
-  # #description for each source; and the private methods `configured_addresses` and
-  # `default_addresses`, each returning `["host:port", ...]`.
+  # SRV_SERVICES, the SRV names looked up under the domain, in order; MERGE_SRV, true when the records of
+  # all those names are used together (the native lookup merges them), false when the first name that
+  # has records is used; DESCRIPTIONS, the format of #description for each source; and the private
+  # methods `configured_addresses` and `default_addresses`, each returning `["host:port", ...]`.
   class SrvLocator
+    # The first SRV name with records is used unless a subclass merges them.
+    MERGE_SRV = false
     # Seconds `facter networking.domain` may take.
     FACTER_TIMEOUT = 10
     # Where facter lives when it is not on the PATH (Puppet's AIO packages).
@@ -20,7 +23,7 @@ module ChoriaNats
     attr_reader :source
     # What SRV returned, `[[host, port, priority, weight], ...]`, after #servers.
     attr_reader :srv_records
-    # The SRV name whose records are used, or nil.
+    # The SRV name whose records are used (the names, comma-separated, when they are merged), or nil.
     attr_reader :srv_name
     # The SRV lookup failure (a ChoriaNats::ConnectionError), or nil.
     attr_reader :srv_error
@@ -88,30 +91,35 @@ module ChoriaNats
       addresses.map { |address| [address, source.to_s] }
     end
 
-    # The addresses of the first SRV name that has records; [] when SRV is off, no domain, none, or DNS failed.
+    # The addresses of the SRV records (see MERGE_SRV); [] when SRV is off, no domain, none, or DNS failed.
     def lookup_srv
       return [] unless @use_srv
 
       @domain = @srv_domain || (@looked_up_domain ||= normalize_domain(@domain_lookup&.call))
       return [] unless @domain
 
-      self.class::SRV_SERVICES.each do |service|
-        name = "#{service}.#{@domain}"
-        records = ask(name)
+      lookups.each do |asked|
+        records = ask(asked)
         next if records.empty?
 
-        @srv_name = name
+        @srv_name = asked.join(", ")
         @srv_records = records
         return records.map { |host, port, _priority, _weight| "#{host}:#{port}" }
       end
       []
     end
 
-    # One SRV name; a DNS server that does not answer ends the lookup, one that refuses a name does not.
-    def ask(name)
+    # The SRV names under the domain, grouped as they are asked: all at once when merged, else one by one.
+    def lookups
+      names = self.class::SRV_SERVICES.map { |service| "#{service}.#{@domain}" }
+      self.class::MERGE_SRV ? [names] : names.map { |name| [name] }
+    end
+
+    # SRV names asked at once; a DNS server that does not answer ends the lookup, one that refuses a name does not.
+    def ask(names)
       return [] if @srv_error.is_a?(ChoriaNats::TimeoutError)
 
-      Array(@resolver.call([name], @nameserver))
+      Array(@resolver.call(names, @nameserver))
     rescue ChoriaNats::ConnectionError => e
       @srv_error = e if @srv_error.nil? || e.is_a?(ChoriaNats::TimeoutError)
       []

@@ -203,4 +203,17 @@ RSpec.describe "MCollective with connector = nats (real mcollectived and mco)" d
     expect(status).not_to be_success
     expect(output).to include("The NATS broker 127.0.0.1:#{port} (config) refused the connection")
   end
+
+  it "reads go-choria's durations for plugin.choria.network.* seconds, and refuses others in one line",
+     bounded: 120 do
+    durations = { "plugin.choria.network.connect_timeout" => "2s", "plugin.choria.network.reconnect_spread" => "1m" }
+    output, status = mco("ping", config: client_config(durations, name: "durations-client"))
+    expect(status).to be_success, output
+    expect(output).to match(/^node1\.example\.net\s+time=/)
+    parsecs = { "plugin.choria.network.connect_timeout" => "2 parsecs" }
+    output, status = mco("ping", config: client_config(parsecs, name: "parsecs-client"))
+    expect(status).not_to be_success
+    expect(output).to include("plugin.choria.network.connect_timeout must be a number of seconds above 0 and at " \
+                              'most 120, or a duration such as 2s, 500ms, 1m30s or 1h, not "2 parsecs"')
+  end
 end

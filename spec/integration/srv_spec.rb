@@ -20,9 +20,17 @@ RSpec.describe "SRV lookups against dnsmasq" do
     # example.biz: only the old name, outside any --local domain: the new one is REFUSED.
     "_x-puppet-mcollective._tcp.example.biz,old.example.biz,4222,0,0",
     # example.edu: a record with no target ("."): the service is decidedly not there.
-    "_mcollective-server._tcp.example.edu"
-  ]
-  local_domains = %w[example.net example.com example.org example.edu]
+    "_mcollective-server._tcp.example.edu",
+    # example.io: brokers under both names, one of them under both.
+    "_mcollective-server._tcp.example.io,new.example.io,4222,10,0",
+    "_mcollective-server._tcp.example.io,both.example.io,4222,10,0",
+    "_x-puppet-mcollective._tcp.example.io,old.example.io,4222,10,0",
+    "_x-puppet-mcollective._tcp.example.io,both.example.io,4222,20,0"
+  ] + Array.new(ChoriaNats::SRV_MAX_RECORDS + 8) do |i|
+    # example.tv: more records than a lookup takes.
+    "_mcollective-server._tcp.example.tv,n#{i}.example.tv,4222,#{i},0"
+  end
+  local_domains = %w[example.net example.com example.org example.edu example.io example.tv]
 
   before(:all) do
     skip "dnsmasq is not installed (Debian package dnsmasq-base)" unless ChoriaNats::TestSupport::Dnsmasq.binary
@@ -66,6 +74,20 @@ RSpec.describe "SRV lookups against dnsmasq" do
     it "orders equal priorities by weighted chance, not always the same way" do
       firsts = Array.new(100) { lookup("example.net").first.first }.tally
       expect(firsts.keys).to contain_exactly("nats1.example.net", "nats3.example.net")
+    end
+
+    it "merges the records of both names, a broker under both kept once at its best priority" do
+      records = lookup("example.io")
+      expect(records).to contain_exactly(["new.example.io", 4222, 10, 0], ["both.example.io", 4222, 10, 0],
+                                         ["old.example.io", 4222, 10, 0])
+      firsts = Array.new(60) { lookup("example.io").first.first }.uniq
+      expect(firsts).to contain_exactly("new.example.io", "both.example.io", "old.example.io")
+    end
+
+    it "takes at most SRV_MAX_RECORDS records, the first in priority order" do
+      records = lookup("example.tv")
+      expect(records.size).to eq(ChoriaNats::SRV_MAX_RECORDS)
+      expect(records.map { |record| record[2] }).to eq((0...ChoriaNats::SRV_MAX_RECORDS).to_a)
     end
 
     it "falls back to _x-puppet-mcollective._tcp when the first name is NXDOMAIN" do
@@ -134,16 +156,22 @@ RSpec.describe "SRV lookups against dnsmasq" do
       expect(servers.map(&:first)).to contain_exactly("nats1.example.net:4222", "nats2.example.net:4223",
                                                       "nats3.example.net:4224")
       expect(list.srv_records.size).to eq(3)
-      expect(list.description).to match(
-        /\ANATS brokers from SRV _mcollective-server\._tcp\.example\.net: nats[13]\.example\.net:422[24], /
-      )
+      names = "_mcollective-server._tcp.example.net, _x-puppet-mcollective._tcp.example.net"
+      expect(list.description).to match(/\ANATS brokers from SRV #{Regexp.escape(names)}: nats[13]\.example\.net:/)
+    end
+
+    it "uses the brokers of both names together" do
+      list = brokers("example.io")
+      expect(list.servers.map(&:first)).to contain_exactly("new.example.io:4222", "both.example.io:4222",
+                                                           "old.example.io:4222")
     end
 
     it "uses _x-puppet-mcollective._tcp when that is all there is" do
       list = brokers("example.com")
       expect(list.servers).to eq([%w[old.example.com:61613 srv]])
       expect(list.description).to eq(
-        "NATS brokers from SRV _x-puppet-mcollective._tcp.example.com: old.example.com:61613"
+        "NATS brokers from SRV _mcollective-server._tcp.example.com, _x-puppet-mcollective._tcp.example.com: " \
+        "old.example.com:61613"
       )
     end
 

@@ -33,13 +33,15 @@ module ChoriaNats
         @port = TCPServer.new("127.0.0.1", 0).then { |server| server.addr[1].tap { server.close } }
         @nameserver = "127.0.0.1:#{@port}"
         @log = File.join(dir, "dnsmasq.log")
-        @command = [
-          self.class.binary, "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-          "--bind-interfaces", "--listen-address=127.0.0.1", "--port=#{@port}",
-          "--pid-file=#{File.join(dir, 'dnsmasq.pid')}", "--user=#{Etc.getpwuid(Process.uid).name}",
-          *local_domains.map { |domain| "--local=/#{domain}/" },
-          *srv_hosts.map { |record| "--srv-host=#{record}" }
-        ]
+        @local_domains = local_domains
+        @command = command(srv_hosts)
+      end
+
+      # Serves `srv_hosts` instead, on the same port: dnsmasq reads --srv-host only when it starts.
+      def restart(srv_hosts:)
+        stop
+        @command = command(srv_hosts)
+        start
       end
 
       # Starts it and waits (bounded) until it answers a query.
@@ -74,6 +76,19 @@ module ChoriaNats
         nil
       ensure
         @pid = nil
+      end
+
+      private
+
+      # The command line serving `srv_hosts`.
+      def command(srv_hosts)
+        [
+          self.class.binary, "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+          "--bind-interfaces", "--listen-address=127.0.0.1", "--port=#{@port}",
+          "--pid-file=#{File.join(@dir, 'dnsmasq.pid')}", "--user=#{Etc.getpwuid(Process.uid).name}",
+          *@local_domains.map { |domain| "--local=/#{domain}/" },
+          *srv_hosts.map { |record| "--srv-host=#{record}" }
+        ]
       end
     end
   end

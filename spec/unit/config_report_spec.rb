@@ -79,7 +79,8 @@ RSpec.describe ChoriaNats::ConfigReport do
 
   it "lists every plugin.choria.* setting of the table with its value and origin, then the keys it does not read" do
     report({ "choria.srv_domain" => "example.org", "choria.network.connect_timeout" => "zz",
-             "choria.discovery_host" => "puppetdb.example.net", "choria.puppetdb_port" => "8085" }).choria_settings_section
+             "choria.discovery_host" => "puppetdb.example.net",
+             "choria.puppetdb_port" => "8085" }).choria_settings_section
     lines = out.string.lines.map(&:rstrip)
     keys = ChoriaNats::SETTINGS.map { |row| row[:key].to_s }.grep(/\Aplugin\.choria\./)
     expect(lines[0..1]).to eq(["", "plugin.choria.* settings"])
@@ -94,8 +95,10 @@ RSpec.describe ChoriaNats::ConfigReport do
                                                                      "`_x-puppet._tcp`, then `puppet`)"),
                              row.call("plugin.choria.network.connect_timeout",
                                       "zz (config; refused: plugin.choria.network.connect_timeout must be a number " \
-                                      "of seconds above 0 and at most 120, not \"zz\")"),
-                             row.call("plugin.choria.discovery_host", "puppetdb.example.net (config; not read by choria-nats)"))
+                                      "of seconds above 0 and at most 120, or a duration such as 2s, 500ms, " \
+                                      "1m30s or 1h, not \"zz\")"),
+                             row.call("plugin.choria.discovery_host",
+                                      "puppetdb.example.net (config; not read by choria-nats)"))
   end
 
   it "tells a value from the config, from its environment variable and the default apart" do

@@ -42,9 +42,9 @@ RSpec.describe ChoriaNats::Doctor do
                                                            ["nats2.example.net", 4223, 20, 0]] }
     output, status = doctor({}, records: records)
     expect(status).to eq(1)
-    expect(output).to include("  NATS brokers from SRV _mcollective-server._tcp.example.net: nats1.example.net:4222, " \
-                              "nats2.example.net:4223")
-    expect(output).to include("  SRV records seen for _mcollective-server._tcp.example.net: nats1.example.net:4222 " \
+    names = "_mcollective-server._tcp.example.net, _x-puppet-mcollective._tcp.example.net"
+    expect(output).to include("  NATS brokers from SRV #{names}: nats1.example.net:4222, nats2.example.net:4223")
+    expect(output).to include("  SRV records seen for #{names}: nats1.example.net:4222 " \
                               "(priority 10, weight 60), nats2.example.net:4223 (priority 20, weight 0)")
     expect(dialled.map { |o| o[:servers] }).to eq([[%w[nats1.example.net:4222 srv]], [%w[nats2.example.net:4223 srv]]])
     expect(dialled.map { |o| [o[:retry_initial_connect], o[:randomize], o[:connect_timeout]] }.uniq)

@@ -70,7 +70,8 @@ RSpec.describe ChoriaNats::Federation do
     let(:lines) { [] }
     let(:logger) { ->(*line) { lines << line } }
     let(:records) { {} }
-    let(:resolver) { ->(names, _nameserver) { records.fetch(names.first, []) } }
+    # Like the native lookup: the records of every name asked, together.
+    let(:resolver) { ->(names, _nameserver) { names.flat_map { |name| records.fetch(name, []) } } }
     let(:federation) { described_class.new(%w[dev1 dev2]) }
 
     def brokers(conf)
@@ -100,6 +101,7 @@ RSpec.describe ChoriaNats::Federation do
       expect(list.srv_names).to eq(%w[_mcollective-federation_server._tcp.example.net
                                       _x-puppet-mcollective_federation._tcp.example.net])
       expect(lines.first.last).to end_with("through the federation brokers from SRV " \
+                                           "_mcollective-federation_server._tcp.example.net, " \
                                            "_x-puppet-mcollective_federation._tcp.example.net: fed3:4333")
     end
 

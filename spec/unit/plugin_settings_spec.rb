@@ -75,7 +75,7 @@ RSpec.describe ChoriaNats::PluginSettings do
   it "bounds the connect timeout" do
     expect(settings("choria.network.connect_timeout" => "5").connect_timeout).to eq(5.0)
     expect { settings("choria.network.connect_timeout" => "121").connect_timeout }
-      .to raise_error(ChoriaNats::ConfigurationError, /at most 120, not "121"/)
+      .to raise_error(ChoriaNats::ConfigurationError, /at most 120, or a duration .*, not "121"/)
   end
 
   it "reads the reconnect back-off from plugin.choria.network.* and bounds it" do
@@ -86,7 +86,7 @@ RSpec.describe ChoriaNats::PluginSettings do
     expect { settings("choria.network.reconnect_spread" => "0").reconnect_spread }
       .to raise_error(ChoriaNats::ConfigurationError,
                       "plugin.choria.network.reconnect_spread must be a number of seconds above 0 and at most 3600, " \
-                      'not "0"')
+                      'or a duration such as 2s, 500ms, 1m30s or 1h, not "0"')
     expect { settings("choria.network.reconnect_max_delay" => "soon").reconnect_max_delay }
       .to raise_error(ChoriaNats::ConfigurationError, /reconnect_max_delay must be a number of seconds/)
   end
@@ -104,7 +104,49 @@ RSpec.describe ChoriaNats::PluginSettings do
     expect { settings("choria.network.connect_timeout" => "soon").connect_timeout }
       .to raise_error(ChoriaNats::ConfigurationError,
                       "plugin.choria.network.connect_timeout must be a number of seconds above 0 and at most 120, " \
-                      'not "soon"')
+                      'or a duration such as 2s, 500ms, 1m30s or 1h, not "soon"')
+  end
+
+  it "reads seconds written as go-choria's durations, and names the accepted forms when it cannot" do
+    expect(settings("choria.network.connect_timeout" => "2s").connect_timeout).to eq(2.0)
+    s = settings("choria.network.reconnect_spread" => "1m30s", "choria.network.reconnect_initial_delay" => "500ms",
+                 "choria.network.reconnect_max_delay" => "1h")
+    expect(s.connection_options).to include(reconnect_spread: 90.0, reconnect_initial_delay: 0.5,
+                                            reconnect_max_delay: 3600.0)
+    expect { settings("choria.network.connect_timeout" => "2 parsecs").connect_timeout }
+      .to raise_error(ChoriaNats::ConfigurationError,
+                      "plugin.choria.network.connect_timeout must be a number of seconds above 0 and at most 120, " \
+                      'or a duration such as 2s, 500ms, 1m30s or 1h, not "2 parsecs"')
+  end
+
+  describe "go-choria's spellings" do
+    it "reads plugin.choria.use_srv when plugin.choria.use_srv_records is not set" do
+      expect(settings("choria.use_srv" => "false").use_srv?).to be(false)
+      expect(settings("choria.use_srv" => "false").warnings).to eq([])
+    end
+
+    it "uses plugin.choria.use_srv_records when both are set, and says so once when they disagree" do
+      s = settings("choria.use_srv" => "false", "choria.use_srv_records" => "yes")
+      2.times { expect(s.use_srv?).to be(true) }
+      expect(s.warnings).to eq(["plugin.choria.use_srv_records = true and plugin.choria.use_srv = false disagree: " \
+                                "using plugin.choria.use_srv_records"])
+      expect(settings("choria.use_srv" => "no", "choria.use_srv_records" => "false").warnings(all: true)).to eq([])
+    end
+
+    it "lets CHORIA_SRV_DOMAIN override plugin.choria.srv_domain, as go-choria does, warning when they differ" do
+      expect(settings({}, "CHORIA_SRV_DOMAIN" => "env.example.net").srv_domain).to eq("env.example.net")
+      s = settings({ "choria.srv_domain" => "file.example.net" }, "CHORIA_SRV_DOMAIN" => "env.example.net")
+      expect(s.srv_domain).to eq("env.example.net")
+      expect(s.warnings).to eq(['CHORIA_SRV_DOMAIN = "env.example.net" and plugin.choria.srv_domain = ' \
+                                '"file.example.net" disagree: using CHORIA_SRV_DOMAIN, which overrides the file ' \
+                                "as in go-choria"])
+    end
+
+    it "shows the other spellings in the settings table" do
+      rows = ChoriaNats::SETTINGS.to_h { |row| [row[:name], row] }
+      expect(rows["use_srv_records"][:also_keys]).to eq(["plugin.choria.use_srv"])
+      expect(rows["srv_domain"][:override_env]).to eq("CHORIA_SRV_DOMAIN")
+    end
   end
 
   it "gives mco MCollective's connection_timeout default from the table" do

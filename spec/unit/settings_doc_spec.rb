@@ -12,8 +12,15 @@ RSpec.describe ChoriaNats::SettingsDoc do
 
   it "lists every setting of the native table, by its MCollective key or its option" do
     ChoriaNats::SETTINGS.each do |row|
-      expect(described_class.table).to include("| `#{row[:key] || row[:name]}` |")
+      expect(described_class.table).to include("| `#{row[:key] || row[:name]}`")
     end
+  end
+
+  it "shows go-choria's other spellings next to the key" do
+    expect(described_class.table).to include(
+      "| `plugin.choria.use_srv_records` (or go-choria's `plugin.choria.use_srv`) |",
+      "| `plugin.choria.srv_domain` (go-choria's `CHORIA_SRV_DOMAIN` overrides it) |"
+    )
   end
 
   it "shows defaults in their units and the environment fall-backs" do

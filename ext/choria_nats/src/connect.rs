@@ -1,6 +1,7 @@
 //! Building async-nats' options (always verified TLS) and the initial connect:
 //! one round over the pool, or retries with back-off until a deadline or for
-//! ever, each failure explained with the server it concerns.
+//! ever, each failure explained with the server it concerns, the SRV records
+//! looked up again after each failed round.
 
 use crate::connect_errors::explain_connect_error;
 use crate::credentials::Credentials;
@@ -75,8 +76,8 @@ fn options(
         .reconnect_to_server_callback(move |servers, info| {
             let _alive = &ended;
             chooser.note_announced(&info);
-            let choice = chooser.next_server(&servers);
-            async move { Some(choice) }
+            let chooser = Arc::clone(&chooser);
+            async move { Some(chooser.next_server(&servers).await) }
         });
     if let Some(name) = &settings.name {
         options = options.name(name);
@@ -112,48 +113,6 @@ fn summarize(failures: &[(String, Failure)], gave_up: &str) -> Failure {
             failures.len()
         ),
     )
-}
-
-/// How long looking SRV records up again may take.
-const SRV_REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Looks the SRV records up again after a failed round (DNS may
-/// not have been ready, or the brokers moved); new servers join the pool.
-async fn refresh_srv(settings: &Settings, shared: &Arc<Shared>) {
-    if settings.srv_names.is_empty() {
-        return;
-    }
-    match crate::srv::resolve(
-        &settings.srv_names,
-        settings.srv_nameserver,
-        SRV_REFRESH_TIMEOUT,
-    )
-    .await
-    {
-        Ok(records) => {
-            let specs: Vec<String> = records
-                .iter()
-                .map(|r| format!("{}:{}", r.host, r.port))
-                .collect();
-            match shared.pool().refresh_srv(&specs) {
-                Ok(added) if !added.is_empty() => shared.log(
-                    Level::Info,
-                    format!(
-                        "SRV records now list {}: added to the server pool",
-                        added.join(", ")
-                    ),
-                ),
-                Ok(_) => {}
-                Err(failure) => {
-                    shared.log(Level::Warn, format!("Ignoring an SRV record: {failure}"))
-                }
-            }
-        }
-        Err(failure) => shared.log(
-            Level::Debug,
-            format!("Looking SRV records up again failed: {failure}"),
-        ),
-    }
 }
 
 /// A connected client, and what hears when its connection task ends.
@@ -242,8 +201,9 @@ pub async fn initial(settings: &Settings, shared: &Arc<Shared>) -> Result<Connec
                     shared.log(level, failure.message);
                     continue;
                 }
+                // DNS may not have been ready, or the brokers moved.
                 if failures_in_a_row % pool_size == 0 {
-                    refresh_srv(settings, shared).await;
+                    shared.refresh_srv().await;
                 }
                 // The first round goes through the pool at once; then back off.
                 let delay = if failures_in_a_row < pool_size {

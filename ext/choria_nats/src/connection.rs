@@ -75,6 +75,11 @@ impl Connection {
     pub fn new(settings: Settings) -> Result<Self, Failure> {
         let pool = ServerPool::new(&settings.servers, settings.randomize, &mut rand::rng())?;
         let shared = Shared::new(pool, settings.backoff);
+        shared.follow_srv(crate::shared::SrvSource::new(
+            settings.srv_names.clone(),
+            settings.srv_nameserver,
+            settings.backoff.spread,
+        ));
         Ok(Connection {
             settings,
             shared,

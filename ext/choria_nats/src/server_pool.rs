@@ -35,6 +35,13 @@ impl Entry {
     }
 }
 
+/// What a fresh SRV answer changed in the pool.
+#[derive(Debug, Default, PartialEq)]
+pub struct SrvChange {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
 #[derive(Debug)]
 pub struct ServerPool {
     entries: Vec<Entry>,
@@ -132,27 +139,37 @@ impl ServerPool {
     }
 
     /// Takes a fresh SRV answer (`host:port` in order): servers that came from
-    /// SRV or the default and are no longer listed leave the pool, new ones
-    /// join with source `srv`; configured and announced servers stay. Returns
-    /// the labels added.
-    pub fn refresh_srv(&mut self, specs: &[String]) -> Result<Vec<String>, Failure> {
+    /// SRV or the default and are no longer listed leave the pool, except the
+    /// current server while it has not failed since it was connected; new
+    /// ones join with source `srv`; configured and announced servers stay.
+    /// Returns the labels added and removed.
+    pub fn refresh_srv(&mut self, specs: &[String]) -> Result<SrvChange, Failure> {
         let mut fresh = Vec::with_capacity(specs.len());
         for spec in specs {
             fresh.push(parse_address(spec)?);
         }
+        let mut change = SrvChange::default();
         if fresh.is_empty() {
-            return Ok(Vec::new());
+            return Ok(change);
         }
+        let connected = self
+            .current
+            .filter(|&c| self.entries[c].failures == 0)
+            .map(|c| self.entries[c].addr.clone());
         self.entries.retain(|e| {
-            !(e.source == SOURCE_SRV || e.source == SOURCE_DEFAULT)
+            let stays = !(e.source == SOURCE_SRV || e.source == SOURCE_DEFAULT)
                 || fresh.iter().any(|(addr, _)| addr == &e.addr)
+                || connected.as_ref() == Some(&e.addr);
+            if !stays {
+                change.removed.push(e.label.clone());
+            }
+            stays
         });
-        let mut added = Vec::new();
         for (addr, label) in fresh {
             if self.entries.iter().any(|e| e.addr == addr) {
                 continue;
             }
-            added.push(label.clone());
+            change.added.push(label.clone());
             self.entries.push(Entry {
                 addr,
                 label,
@@ -161,8 +178,8 @@ impl ServerPool {
                 last_error: None,
             });
         }
-        self.current = None;
-        Ok(added)
+        self.current = connected.and_then(|addr| self.entries.iter().position(|e| e.addr == addr));
+        Ok(change)
     }
 
     /// Picks the server for the next attempt: the fewest failures since its
@@ -274,13 +291,34 @@ mod tests {
         .map(|(a, s)| (a.to_string(), s.to_string()))
         .collect();
         let mut p = ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap();
-        let added = p
+        let change = p
             .refresh_srv(&["new1:4222".into(), "old:1".into()])
             .unwrap();
-        assert_eq!(added, vec!["new1:4222".to_string()]);
+        assert_eq!(change.added, vec!["new1:4222".to_string()]);
+        assert_eq!(change.removed, vec!["puppet:4222".to_string()]);
         assert_eq!(p.describe(), "c:1 (config), old:1 (srv), new1:4222 (srv)");
-        assert!(p.refresh_srv(&[]).unwrap().is_empty());
+        assert_eq!(p.refresh_srv(&[]).unwrap(), SrvChange::default());
         assert_eq!(p.len(), 3);
+    }
+
+    #[test]
+    fn the_connected_server_stays_until_it_fails_even_when_dns_drops_it() {
+        let specs: Vec<_> = [("a:1", "srv"), ("b:1", "srv"), ("c:1", "config")]
+            .iter()
+            .map(|(a, s)| (a.to_string(), s.to_string()))
+            .collect();
+        let mut p = ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap();
+        assert_eq!(p.choose().label, "a:1");
+        p.record_success();
+        let change = p.refresh_srv(&["d:1".into()]).unwrap();
+        assert_eq!(change.removed, vec!["b:1".to_string()]);
+        assert_eq!(p.describe(), "a:1 (srv), c:1 (config), d:1 (srv)");
+        assert_eq!(p.current().label, "a:1");
+        p.record_failure("refused".into());
+        let change = p.refresh_srv(&["d:1".into()]).unwrap();
+        assert_eq!(change.removed, vec!["a:1".to_string()]);
+        assert!(change.added.is_empty());
+        assert_eq!(p.describe(), "c:1 (config), d:1 (srv)");
     }
 
     #[test]

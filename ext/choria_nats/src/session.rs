@@ -4,7 +4,9 @@
 //! itself after ordinary faults; when it ends (it panics on some malformed
 //! broker lines), its client can never send or receive again, so the
 //! supervisor builds a new one under the same back-off and subscribes it to
-//! every subject again, into the same queue.
+//! every subject again, into the same queue. It does the same when a
+//! reconnect must reach a broker the SRV records list and async-nats was not
+//! given (async-nats' pool cannot grow while it reconnects).
 
 use crate::connect::{self, Connected};
 use crate::log_queue::Level;
@@ -194,25 +196,33 @@ impl Session {
             ..settings
         };
         loop {
-            tokio::select! {
-                _ = &mut ended => {}
+            let moved = tokio::select! {
+                _ = &mut ended => false,
+                _ = self.shared.rebuild_requested() => true,
                 _ = closed.wait_for(|closed| *closed) => return,
-            }
+            };
             if *closed.borrow() {
                 return;
             }
             self.rebuilding.store(true, Ordering::Release);
-            let reason = crate::panics::take_last().map_or_else(
-                || "it ended without a panic".to_string(),
-                |panic| format!("it panicked: {panic}"),
-            );
-            self.shared.log(
-                Level::Error,
-                format!(
-                    "The NATS client's connection task ended ({reason}); connecting again with {} subscriptions to restore",
-                    self.lock_subscriptions().len()
-                ),
-            );
+            let subscriptions = self.lock_subscriptions().len();
+            if moved {
+                self.shared.log(
+                    Level::Info,
+                    format!("Building a new NATS client for the servers the SRV records list; {subscriptions} subscriptions to restore"),
+                );
+            } else {
+                let reason = crate::panics::take_last().map_or_else(
+                    || "it ended without a panic".to_string(),
+                    |panic| format!("it panicked: {panic}"),
+                );
+                self.shared.log(
+                    Level::Error,
+                    format!(
+                        "The NATS client's connection task ended ({reason}); connecting again with {subscriptions} subscriptions to restore"
+                    ),
+                );
+            }
             let connected = tokio::select! {
                 connected = self.reconnect(&settings) => connected,
                 _ = closed.wait_for(|closed| *closed) => return,

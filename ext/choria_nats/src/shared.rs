@@ -6,9 +6,13 @@ use crate::backoff::{Backoff, FailureKind, Streak};
 use crate::log_queue::{Level, LogQueue};
 use crate::server_pool::ServerPool;
 use async_nats::{Event, ReconnectToServer, Server, ServerInfo};
+use hickory_resolver::proto::rr::Name;
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// Something told of every event before `Shared` handles it (the fleet
 /// simulation times reconnects with it).
@@ -17,6 +21,50 @@ pub type Observer = Box<dyn Fn(&Event) + Send + Sync>;
 /// Announced cluster members logged per connection: an INFO can name
 /// thousands, and each line is written once.
 const MAX_ANNOUNCED_LOGGED: usize = 16;
+
+/// How long looking SRV records up again may take.
+const SRV_REFRESH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Records named in the log line of an answer cut at `srv::MAX_RECORDS`.
+const IGNORED_LOGGED: usize = 8;
+
+/// Where the SRV records of the pool come from, and when they were last
+/// looked up.
+pub struct SrvSource {
+    pub names: Vec<Name>,
+    pub nameserver: Option<SocketAddr>,
+    /// The shortest time between two lookups.
+    pub period: Duration,
+    last: Mutex<Option<Instant>>,
+    /// Whether the latest lookup failed or was empty (logged once).
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl SrvSource {
+    pub fn new(names: Vec<Name>, nameserver: Option<SocketAddr>, period: Duration) -> Self {
+        SrvSource {
+            names,
+            nameserver,
+            period,
+            last: Mutex::new(None),
+            failing: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a lookup may be made now (at most one a period); if so, it
+    /// counts as made.
+    fn due(&self) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match *last {
+            Some(at) if now.duration_since(at) < self.period => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
+        }
+    }
+}
 
 /// The scheme of an announced member (`ws` in `ws://h:1`), `none` without
 /// one, `invalid` when it is not a plain word.
@@ -53,6 +101,11 @@ pub struct Shared {
     observer: OnceLock<Observer>,
     /// Announced cluster members already logged.
     announced: Mutex<HashSet<String>>,
+    /// The SRV names the pool follows, when it came from SRV records.
+    srv: OnceLock<SrvSource>,
+    /// Told when a reconnect needs a server async-nats was not given: the
+    /// session's supervisor then builds a new client (`session.rs`).
+    rebuild: Notify,
 }
 
 impl Shared {
@@ -67,7 +120,128 @@ impl Shared {
             streak: Mutex::new(Streak::default()),
             observer: OnceLock::new(),
             announced: Mutex::new(HashSet::new()),
+            srv: OnceLock::new(),
+            rebuild: Notify::new(),
         })
+    }
+
+    /// Makes the pool follow these SRV names; false when it follows some already.
+    pub fn follow_srv(&self, source: SrvSource) -> bool {
+        self.srv.set(source).is_ok()
+    }
+
+    /// Waits until a reconnect asks for a new client.
+    pub async fn rebuild_requested(&self) {
+        self.rebuild.notified().await;
+    }
+
+    /// Looks the SRV records up again, at most once a period, and puts the
+    /// answer into the pool (`ServerPool::refresh_srv`). A failed or empty
+    /// lookup keeps the pool as it is, logged once until one succeeds again.
+    /// The lookup runs as a task of its own: async-nats wants the futures of
+    /// its callbacks shareable between threads, and the resolver's are not.
+    pub async fn refresh_srv(self: &Arc<Self>) {
+        let shared = Arc::clone(self);
+        // A lookup that panicked changed nothing: the pool stays.
+        let _ = tokio::spawn(async move { shared.lookup_srv_again().await }).await;
+    }
+
+    async fn lookup_srv_again(&self) {
+        let Some(source) = self.srv.get() else {
+            return;
+        };
+        if source.names.is_empty() || !source.due() {
+            return;
+        }
+        let shown = source
+            .names
+            .iter()
+            .map(|n| n.to_ascii().trim_end_matches('.').to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let result =
+            crate::srv::resolve(&source.names, source.nameserver, SRV_REFRESH_TIMEOUT).await;
+        let answer = match result {
+            Ok(answer) if !answer.records.is_empty() => answer,
+            Ok(_) => return self.srv_failed(source, format!("no SRV records for {shown}")),
+            Err(failure) => return self.srv_failed(source, failure.message),
+        };
+        self.log(
+            Level::Debug,
+            format!(
+                "Looked the SRV records up again: {} for {shown}",
+                answer.records.len()
+            ),
+        );
+        if source.failing.swap(false, Ordering::Relaxed) {
+            self.log(Level::Info, format!("SRV records for {shown} found again"));
+        }
+        if !answer.ignored.is_empty() {
+            let mut named = answer.ignored[..answer.ignored.len().min(IGNORED_LOGGED)].join(", ");
+            if answer.ignored.len() > IGNORED_LOGGED {
+                named.push_str(&format!(
+                    " and {} more",
+                    answer.ignored.len() - IGNORED_LOGGED
+                ));
+            }
+            self.log(
+                Level::Warn,
+                format!(
+                    "Ignoring {} SRV records beyond the first {}: {named}",
+                    answer.ignored.len(),
+                    crate::srv::MAX_RECORDS
+                ),
+            );
+        }
+        let specs: Vec<String> = answer
+            .records
+            .iter()
+            .map(|r| format!("{}:{}", r.host, r.port))
+            .collect();
+        let mut pool = self.pool();
+        match pool.refresh_srv(&specs) {
+            Ok(change) if !change.added.is_empty() || !change.removed.is_empty() => {
+                let none = || "none".to_string();
+                let line = format!(
+                    "SRV answer changed: added {}, removed {}; server pool: {}",
+                    if change.added.is_empty() {
+                        none()
+                    } else {
+                        change.added.join(", ")
+                    },
+                    if change.removed.is_empty() {
+                        none()
+                    } else {
+                        change.removed.join(", ")
+                    },
+                    pool.describe()
+                );
+                drop(pool);
+                self.log(Level::Info, line);
+            }
+            Ok(_) => {}
+            Err(failure) => {
+                drop(pool);
+                self.log(Level::Warn, format!("Ignoring an SRV record: {failure}"));
+            }
+        }
+    }
+
+    fn srv_failed(&self, source: &SrvSource, reason: String) {
+        if !source.failing.swap(true, Ordering::Relaxed) {
+            self.log(
+                Level::Warn,
+                format!(
+                    "Looking SRV records up again failed: {reason}; keeping the server pool {}",
+                    self.pool().describe()
+                ),
+            );
+        } else {
+            self.log(
+                Level::Debug,
+                format!("Looking SRV records up again failed: {reason}"),
+            );
+        }
     }
 
     /// Sets the observer of events; false when one was set already.
@@ -191,17 +365,56 @@ impl Shared {
     /// Chooses the server for async-nats' next connection attempt and how long
     /// to wait before it. `servers` is async-nats' own view of the pool: it
     /// carries the outcome of the previous attempt, whose kind (refused, overloaded, other) sets the
-    /// back-off window (see `backoff.rs`).
-    pub fn next_server(&self, servers: &[Server]) -> ReconnectToServer {
-        let mut pool = self.pool();
+    /// back-off window (see `backoff.rs`). When the link has just dropped, or
+    /// every server has failed once more, the SRV records are looked up again.
+    /// A server async-nats was not given cannot be dialled by this client:
+    /// after the wait, the supervisor is asked for a new one, and this
+    /// client's connection task waits for ever (it ends with the runtime).
+    pub async fn next_server(self: &Arc<Self>, servers: &[Server]) -> ReconnectToServer {
+        let (refresh, reconnecting) = self.record_attempt(servers);
+        if refresh {
+            self.refresh_srv().await;
+        }
+        let (next, delay) = self.choose(reconnecting);
+        let known = servers.iter().any(|s| s.addr == next.addr);
+        if reconnecting && !known {
+            self.log(
+                Level::Info,
+                format!(
+                    "Connecting to NATS {} in {:.2}s with a new client: the SRV records list it and this client was not given it",
+                    next.describe(),
+                    delay.as_secs_f64()
+                ),
+            );
+            tokio::time::sleep(delay).await;
+            self.rebuild.notify_one();
+            std::future::pending::<()>().await;
+        }
+        if reconnecting {
+            self.log(
+                Level::Debug,
+                format!(
+                    "Connecting to NATS {} in {:.2}s",
+                    next.describe(),
+                    delay.as_secs_f64()
+                ),
+            );
+        }
+        ReconnectToServer {
+            addr: next.addr,
+            delay: Some(delay),
+        }
+    }
+
+    /// Records the outcome of the previous attempt; says whether to look the
+    /// SRV records up again, and whether this is a reconnect.
+    fn record_attempt(&self, servers: &[Server]) -> (bool, bool) {
         let reconnecting = servers.iter().any(|s| s.did_connect);
         if !reconnecting {
             // The initial connect: `connect::initial` chose the server already.
-            return ReconnectToServer {
-                addr: pool.current().addr.clone(),
-                delay: Some(std::time::Duration::ZERO),
-            };
+            return (false, false);
         }
+        let mut pool = self.pool();
         let previous = pool.current().clone();
         let failed = servers
             .iter()
@@ -222,27 +435,27 @@ impl Shared {
                         crate::credentials::unwrap_auth_error(&error)
                     ),
                 );
+                let round = pool.len().max(1) as u32;
+                (pool.consecutive_failures().is_multiple_of(round), true)
             }
             // async-nats clears the error of a server once it connects: the
             // previous attempt succeeded, and the link was up until now.
-            None => streak.reset(),
+            None => {
+                streak.reset();
+                (true, true)
+            }
+        }
+    }
+
+    /// The server for the next attempt and the wait before it.
+    fn choose(&self, reconnecting: bool) -> (crate::server_pool::Entry, Duration) {
+        let mut pool = self.pool();
+        if !reconnecting {
+            return (pool.current().clone(), Duration::ZERO);
         }
         let next = pool.choose().clone();
-        let delay = self.backoff.next_delay(*streak, &mut rand::rng());
-        drop(streak);
-        drop(pool);
-        self.log(
-            Level::Debug,
-            format!(
-                "Connecting to NATS {} in {:.2}s",
-                next.describe(),
-                delay.as_secs_f64()
-            ),
-        );
-        ReconnectToServer {
-            addr: next.addr,
-            delay: Some(delay),
-        }
+        let streak = *self.streak.lock().unwrap_or_else(|p| p.into_inner());
+        (next, self.backoff.next_delay(streak, &mut rand::rng()))
     }
 }
 
@@ -275,7 +488,16 @@ mod tests {
     fn waits_by_the_kind_of_the_last_failure_and_forgets_after_a_success() {
         let shared = shared();
         let spread = Backoff::default().spread;
-        let delay = |error: Option<&str>| shared.next_server(&servers(error)).delay.unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let delay = |error: Option<&str>| {
+            runtime
+                .block_on(shared.next_server(&servers(error)))
+                .delay
+                .unwrap()
+        };
         assert!(delay(None) < spread, "just dropped: a random phase");
         assert_eq!(delay(Some(REFUSED)), spread, "refused: the period");
         assert_eq!(delay(Some(REFUSED)), spread);

@@ -147,9 +147,12 @@ module MCollective
         brokers = federated.brokers(@settings, fallback: brokers, logger: ChoriaNats::MCollectiveLog.new) if federated
         servers = brokers.servers
         Log.info(brokers.description) unless federated # its line names the brokers
-        { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
-          name: @config.identity, retry_initial_connect: retry_initial_connect, srv_names: brokers.srv_names,
-          logger: ChoriaNats::MCollectiveLog.new, **@settings.connection_options }
+        options = { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
+                    name: @config.identity, retry_initial_connect: retry_initial_connect,
+                    srv_names: brokers.srv_names, logger: ChoriaNats::MCollectiveLog.new,
+                    **@settings.connection_options }
+        @settings.warnings.each { |line| Log.warn(line) }
+        options
       end
 
       # The connection options without the logger and the password, the TLS files under :tls.

@@ -5,7 +5,7 @@
 
 use super::errors::exception;
 use crate::errors::Failure;
-use crate::settings::table::{self, DefaultValue, Role, Setting, Type, Value};
+use crate::settings::table::{self, DefaultValue, Role, Setting, Spelling, Type, Value};
 use crate::settings::Settings;
 use magnus::{
     function, prelude::*, Error, IntoValue, RArray, RHash, RModule, RString, Ruby, TryConvert,
@@ -93,7 +93,9 @@ fn role_name(role: Role) -> &'static str {
 /// One row as a frozen hash with symbol keys: `name`, `type`, `unit`,
 /// `default` (a value, or nil), `default_text` (how a default worked out
 /// elsewhere is found, or nil), `limits` (what a value must be, or nil when the gem does not check it),
-/// `key`, `env`, `role` (`:required`, `:option`, `:plugin` or
+/// `key`, `env`, `also_keys` (go-choria's other keys, which `key` wins
+/// over), `override_env` (go-choria's environment variable, which wins over
+/// the file, or nil), `role` (`:required`, `:option`, `:plugin` or
 /// `:mcollective`) and `description`.
 fn row(ruby: &Ruby, setting: &Setting) -> Result<RHash, Error> {
     let text = |t: Option<&str>| t.map(|t| frozen(ruby, t));
@@ -116,6 +118,17 @@ fn row(ruby: &Ruby, setting: &Setting) -> Result<RHash, Error> {
     hash.aset(ruby.to_symbol("limits"), text(setting.limits().as_deref()))?;
     hash.aset(ruby.to_symbol("key"), text(setting.key))?;
     hash.aset(ruby.to_symbol("env"), text(setting.env))?;
+    let also_keys = ruby.ary_new();
+    let mut override_env = None;
+    for spelling in setting.alternatives() {
+        match spelling {
+            Spelling::Key(key) => also_keys.push(frozen(ruby, key))?,
+            Spelling::OverridingEnv(env) => override_env = Some(env),
+        }
+    }
+    also_keys.freeze();
+    hash.aset(ruby.to_symbol("also_keys"), also_keys)?;
+    hash.aset(ruby.to_symbol("override_env"), text(override_env))?;
     hash.aset(
         ruby.to_symbol("role"),
         ruby.to_symbol(role_name(setting.role)),

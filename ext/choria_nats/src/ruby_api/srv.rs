@@ -5,7 +5,7 @@ use super::errors::{exception, IntoException};
 use super::nogvl::{wait_for, Waited};
 use crate::errors::Failure;
 use crate::srv::{parse_names, parse_nameserver, resolve};
-use magnus::{function, scan_args::scan_args, Error, RModule, Ruby, Value};
+use magnus::{function, scan_args::scan_args, Error, Module, RModule, Ruby, Value};
 use std::time::Duration;
 
 /// The whole lookup's deadline when the caller gives none.
@@ -14,12 +14,13 @@ const DEFAULT_TIMEOUT: f64 = 5.0;
 const MAX_TIMEOUT: f64 = 120.0;
 
 /// `ChoriaNats.srv_lookup(names, nameserver = nil, timeout = 5.0)`: the records
-/// of the first name that has any, as `[[host, port, priority, weight], ...]`
-/// in RFC 2782 order; `[]` when none has (NXDOMAIN, no SRV data). Raises
-/// `ChoriaNats::TimeoutError` (a `ConnectionError`) when the DNS server does not
-/// answer within `timeout` seconds (for all the names together), and
-/// `ConnectionError` when it cannot be reached or answers every name with an
-/// error code such as REFUSED or SERVFAIL.
+/// of every name together, a `host:port` listed twice kept once, as
+/// `[[host, port, priority, weight], ...]` in RFC 2782 order, at most
+/// `ChoriaNats::SRV_MAX_RECORDS`; `[]` when no name has any (NXDOMAIN, no SRV
+/// data). Raises `ChoriaNats::TimeoutError` (a `ConnectionError`) when no name
+/// gave records and the DNS server did not answer within `timeout` seconds
+/// (for all the names together), and `ConnectionError` when it cannot be
+/// reached or answers every name with an error code such as REFUSED or SERVFAIL.
 fn srv_lookup(ruby: &Ruby, args: &[Value]) -> Result<Vec<(String, u16, u16, u16)>, Error> {
     let args =
         scan_args::<(Vec<String>,), (Option<Option<String>>, Option<Option<f64>>), (), (), (), ()>(
@@ -56,13 +57,15 @@ fn srv_lookup(ruby: &Ruby, args: &[Value]) -> Result<Vec<(String, u16, u16, u16)
         Waited::Done(result) => result,
         Waited::TimedOut => unreachable!("no deadline was set"),
     };
-    let records = result.map_err(exception(ruby))?;
-    Ok(records
+    let answer = result.map_err(exception(ruby))?;
+    Ok(answer
+        .records
         .into_iter()
         .map(|r| (r.host, r.port, r.priority, r.weight))
         .collect())
 }
 
 pub fn define(module: RModule) -> Result<(), Error> {
+    module.const_set("SRV_MAX_RECORDS", crate::srv::MAX_RECORDS)?;
     module.define_module_function("srv_lookup", function!(srv_lookup, -1))
 }

@@ -125,6 +125,43 @@ impl fmt::Display for Value {
 
 const HOUR: f64 = 3600.0;
 
+/// The other forms a configuration file may give seconds in, as refusals name them.
+const DURATION_FORMS: &str = ", or a duration such as 2s, 500ms, 1m30s or 1h";
+
+/// Seconds as a configuration file writes them: a plain number, or a
+/// duration as go-choria reads it (Go's `time.ParseDuration`): numbers each
+/// followed by `h`, `m`, `s` or `ms`, as in `1m30s` or `1.5h`. Go's duration
+/// grammar is this small, and matching it exactly is the point: a crate such
+/// as `humantime` reads more (`2days`, `1h 30m`), which go-choria refuses.
+fn parse_seconds(text: &str) -> Option<f64> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Some(seconds);
+    }
+    let mut rest = text;
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&end| end > 0)?;
+        let (number, after) = rest.split_at(number_end);
+        let value: f64 = number.parse().ok()?;
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_end);
+        let scale = match unit {
+            "h" => HOUR,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = after;
+    }
+    Some(total)
+}
+
 pub const SERVERS: Setting = Setting {
     name: "servers",
     kind: Type::Servers,
@@ -303,7 +340,7 @@ pub const SRV_NAMES: Setting = Setting {
     key: None,
     env: None,
     role: Role::Optional,
-    description: "SRV names looked up again after each failed round of the first connect; the connector gives those it looked up",
+    description: "SRV names looked up again when a link drops and after each failed round over the servers (at most once per `reconnect_spread`); the connector gives those it looked up",
 };
 pub const SRV_NAMESERVER: Setting = Setting {
     name: "srv_nameserver",
@@ -567,12 +604,51 @@ fn one_of(names: &[&str]) -> String {
     }
 }
 
+/// Another spelling of a setting: go-choria's, so that a configuration
+/// shared with it means the same here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// A configuration key; the setting's own key wins over it.
+    Key(&'static str),
+    /// An environment variable that overrides the configuration file, as
+    /// go-choria's environment variables do.
+    OverridingEnv(&'static str),
+}
+
+/// A setting's other spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alternative {
+    /// The `name` of the setting.
+    pub setting: &'static str,
+    pub spelling: Spelling,
+}
+
+/// Every other spelling, by setting.
+pub const ALTERNATIVES: &[Alternative] = &[
+    Alternative {
+        setting: "use_srv_records",
+        spelling: Spelling::Key("plugin.choria.use_srv"),
+    },
+    Alternative {
+        setting: "srv_domain",
+        spelling: Spelling::OverridingEnv("CHORIA_SRV_DOMAIN"),
+    },
+];
+
 /// The setting of this name, if there is one.
 pub fn find(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|setting| setting.name == name)
 }
 
 impl Setting {
+    /// Its other spellings (`ALTERNATIVES`).
+    pub fn alternatives(&self) -> impl Iterator<Item = Spelling> + '_ {
+        ALTERNATIVES
+            .iter()
+            .filter(move |a| a.setting == self.name)
+            .map(|a| a.spelling)
+    }
+
     /// How the setting is named in messages: its configuration key when it
     /// has one and the value came from there, else the option.
     pub fn label(&self, from_config: bool) -> String {
@@ -618,8 +694,12 @@ impl Setting {
     }
 
     fn refusal(&self, from_config: bool, shown: impl fmt::Display) -> Failure {
+        let durations = match self.kind {
+            Type::Seconds { .. } if from_config => DURATION_FORMS,
+            _ => "",
+        };
         Failure::config(format!(
-            "{} must be {}, not {shown}",
+            "{} must be {}{durations}, not {shown}",
             self.label(from_config),
             self.requirement().unwrap_or_default()
         ))
@@ -656,8 +736,8 @@ impl Setting {
         let refused = || self.refusal(true, format!("{text:?}"));
         let trimmed = text.trim();
         match self.kind {
-            Type::Seconds { max } => match trimmed.parse::<f64>() {
-                Ok(s) if s.is_finite() && s > 0.0 && s <= max => Ok(Value::Seconds(s)),
+            Type::Seconds { max } => match parse_seconds(trimmed) {
+                Some(s) if s.is_finite() && s > 0.0 && s <= max => Ok(Value::Seconds(s)),
                 _ => Err(refused()),
             },
             Type::Count { .. } => match trimmed.parse::<u64>() {
@@ -734,6 +814,27 @@ mod tests {
                 assert!(keys.insert(key), "{key} twice");
             }
         }
+    }
+
+    #[test]
+    fn every_other_spelling_is_of_a_setting_and_unique() {
+        let mut spellings = HashSet::new();
+        for alternative in ALTERNATIVES {
+            let setting = find(alternative.setting).expect(alternative.setting);
+            let (Spelling::Key(text) | Spelling::OverridingEnv(text)) = alternative.spelling;
+            assert!(spellings.insert(text), "{text} twice");
+            assert!(
+                SETTINGS
+                    .iter()
+                    .all(|s| s.key != Some(text) && s.env != Some(text)),
+                "{text}"
+            );
+            assert!(setting.key.is_some(), "{} has no key", setting.name);
+        }
+        assert_eq!(
+            USE_SRV_RECORDS.alternatives().collect::<Vec<_>>(),
+            vec![Spelling::Key("plugin.choria.use_srv")]
+        );
     }
 
     #[test]
@@ -821,7 +922,7 @@ mod tests {
             message(CONNECT_TIMEOUT.parse("121")),
             Some(
                 "plugin.choria.network.connect_timeout must be a number of seconds above 0 \
-                 and at most 120, not \"121\""
+                 and at most 120, or a duration such as 2s, 500ms, 1m30s or 1h, not \"121\""
                     .to_string()
             )
         );
@@ -910,5 +1011,50 @@ mod tests {
                 )),
             );
         }
+    }
+
+    #[test]
+    fn reads_seconds_written_as_go_choria_durations() {
+        for (text, seconds) in [
+            ("2s", 2.0),
+            (" 500ms ", 0.5),
+            ("1m", 60.0),
+            ("1h", 3600.0),
+            ("1m30s", 90.0),
+            ("1.5h", 5400.0),
+            ("1h0m0.25s", 3600.25),
+            ("2", 2.0),
+            ("0.25", 0.25),
+        ] {
+            assert_eq!(
+                CONNECTION_TIMEOUT.parse(text),
+                Ok(Value::Seconds(seconds)),
+                "{text}"
+            );
+        }
+        for bad in [
+            "2 parsecs",
+            "2 s",
+            "s",
+            "2x",
+            "1d",
+            "2S",
+            "-2s",
+            "2s5",
+            "1..5s",
+            "",
+            "ms",
+            "0s",
+            "2h",
+        ] {
+            let refused = RECONNECT_SPREAD.parse(bad).expect_err(bad);
+            assert!(
+                refused.message.contains("2s, 500ms, 1m30s or 1h"),
+                "{}",
+                refused.message
+            );
+        }
+        assert_eq!(CONNECT_TIMEOUT.parse("2m"), Ok(Value::Seconds(120.0)));
+        assert!(CONNECT_TIMEOUT.parse("2m1s").is_err());
     }
 }
