@@ -45,7 +45,7 @@ module ChoriaNats
       return "" unless row[:key]
 
       also = row[:also_keys].map { |key| " (or go-choria's `#{key}`)" }.join
-      env = row[:override_env] ? " (go-choria's `#{row[:override_env]}` overrides it)" : ""
+      env = row[:override_env] ? " (Choria's `#{row[:override_env]}` overrides it)" : ""
       "`#{row[:key]}`#{also}#{env}"
     end
 

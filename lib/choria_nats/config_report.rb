@@ -138,10 +138,10 @@ module ChoriaNats
 
     # The value and where it came from; a value the setting refuses is shown with why.
     def setting_line(row)
-      origin, text = @settings.origin(row[:name])
+      origin, text, label = @settings.origin(row[:name])
       return default_line(row) if origin == :default
 
-      where = origin == :env ? "env #{row[:env]}" : "config"
+      where = origin == :env ? "env #{label}" : "config"
       ChoriaNats.setting_value(row[:name], text)
       "#{text} (#{where})"
     rescue ConfigurationError => e

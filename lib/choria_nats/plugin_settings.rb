@@ -135,15 +135,13 @@ module ChoriaNats
       setting("puppetdb_port")
     end
 
-    # Where the setting `name` comes from and as what text: `[:config, text]`, `[:env, text]` (its
-    # environment variable), or `[:default, nil]`.
+    # Where the setting `name` comes from and as what text: `[:config, text, key]`, `[:env, text, variable]`,
+    # or `[:default, nil, nil]`; the spelling that wins when several are given.
     def origin(name)
-      row = TABLE.fetch(name)
-      text = presence(@conf[row[:key].to_s.delete_prefix("plugin.")])
-      return [:config, text] if text
+      label, text = spellings(TABLE.fetch(name)).find { |_, given| given }
+      return [:default, nil, nil] unless label
 
-      text = row[:env] && presence(@env[row[:env]])
-      text ? [:env, text] : [:default, nil]
+      [label.start_with?("plugin.") ? :config : :env, text, label]
     end
 
     # plugin.nats.user, else MCOLLECTIVE_NATS_USERNAME, or nil.
@@ -197,21 +195,12 @@ module ChoriaNats
     # The federated networks: CHORIA_FED_COLLECTIVE when set (it overrides the configuration, as in
     # Choria), else plugin.choria.federation.collectives; [] when not federated.
     def federation_collectives
-      row = TABLE.fetch("federation_collectives")
-      from_env = presence(@env[row[:env]])
-      return ChoriaNats.setting_value("federation_collectives", from_env) if from_env
-
       configured("federation_collectives") || []
-    rescue ChoriaNats::ConfigurationError => e
-      raise e unless from_env
-
-      raise ChoriaNats::ConfigurationError, e.message.sub(row[:key], "#{row[:env]} (which overrides #{row[:key]})")
     end
 
     # Where #federation_collectives comes from: CHORIA_FED_COLLECTIVE when set, else the configuration key.
     def federation_collectives_source
-      row = TABLE.fetch("federation_collectives")
-      presence(@env[row[:env]]) ? row[:env] : row[:key]
+      origin("federation_collectives")[2] || TABLE.fetch("federation_collectives")[:key]
     end
 
     # plugin.choria.federation_middleware_hosts, or nil.
@@ -252,10 +241,21 @@ module ChoriaNats
     def configured(name)
       row = TABLE.fetch(name)
       given = spellings(row).filter_map do |label, text|
-        [label, ChoriaNats.setting_value(name, text)] if text
+        [label, checked(row, label, text)] if text
       end
       warn_disagreement(name, given)
       given.first&.last
+    end
+
+    # The value `text` gives the setting of `row`, checked natively; a refusal names `label`, the
+    # spelling that gave it.
+    def checked(row, label, text)
+      ChoriaNats.setting_value(row[:name], text)
+    rescue ConfigurationError => e
+      raise if label == row[:key]
+
+      overrides = label == row[:override_env] ? " (which overrides #{row[:key]})" : ""
+      raise ConfigurationError, e.message.sub(row[:key], "#{label}#{overrides}")
     end
 
     # `[label, text]` for every spelling of the row, the one that wins first; text nil when unset.
@@ -273,7 +273,7 @@ module ChoriaNats
       other_label, other = given.find { |_, value| value != used }
       return unless other_label
 
-      why = TABLE.fetch(name)[:override_env] == used_label ? ", which overrides the file as in go-choria" : ""
+      why = TABLE.fetch(name)[:override_env] == used_label ? ", which overrides the file as in Choria" : ""
       @warnings[name] ||= "#{used_label} = #{used.inspect} and #{other_label} = #{other.inspect} disagree: " \
                           "using #{used_label}#{why}"
     end

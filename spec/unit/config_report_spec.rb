@@ -104,9 +104,9 @@ RSpec.describe ChoriaNats::ConfigReport do
   it "tells a value from the config, from its environment variable and the default apart" do
     settings = ->(conf, env) { ChoriaNats::PluginSettings.new(conf, env: env) }
     expect(settings.call({ "nats.user" => "a" }, { "MCOLLECTIVE_NATS_USERNAME" => "b" }).origin("user"))
-      .to eq([:config, "a"])
+      .to eq([:config, "a", "plugin.nats.user"])
     expect(settings.call({ "nats.user" => " " }, { "MCOLLECTIVE_NATS_USERNAME" => "b" }).origin("user"))
-      .to eq([:env, "b"])
-    expect(settings.call({}, {}).origin("user")).to eq([:default, nil])
+      .to eq([:env, "b", "MCOLLECTIVE_NATS_USERNAME"])
+    expect(settings.call({}, {}).origin("user")).to eq([:default, nil, nil])
   end
 end

@@ -139,7 +139,7 @@ RSpec.describe ChoriaNats::PluginSettings do
       expect(s.srv_domain).to eq("env.example.net")
       expect(s.warnings).to eq(['CHORIA_SRV_DOMAIN = "env.example.net" and plugin.choria.srv_domain = ' \
                                 '"file.example.net" disagree: using CHORIA_SRV_DOMAIN, which overrides the file ' \
-                                "as in go-choria"])
+                                "as in Choria"])
     end
 
     it "shows the other spellings in the settings table" do

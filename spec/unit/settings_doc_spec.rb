@@ -16,10 +16,11 @@ RSpec.describe ChoriaNats::SettingsDoc do
     end
   end
 
-  it "shows go-choria's other spellings next to the key" do
+  it "shows Choria's other spellings next to the key" do
     expect(described_class.table).to include(
       "| `plugin.choria.use_srv_records` (or go-choria's `plugin.choria.use_srv`) |",
-      "| `plugin.choria.srv_domain` (go-choria's `CHORIA_SRV_DOMAIN` overrides it) |"
+      "| `plugin.choria.srv_domain` (Choria's `CHORIA_SRV_DOMAIN` overrides it) |",
+      "| `plugin.choria.federation.collectives` (Choria's `CHORIA_FED_COLLECTIVE` overrides it) |"
     )
   end
 

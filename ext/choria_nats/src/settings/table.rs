@@ -90,9 +90,8 @@ pub struct Setting {
     pub default: DefaultValue,
     /// The MCollective configuration key that sets it, if one does.
     pub key: Option<&'static str>,
-    /// The environment variable read when the key is not set; for
-    /// `federation_collectives` it is read first and overrides the key, as
-    /// Choria's `CHORIA_FED_COLLECTIVE` always has.
+    /// The environment variable read when the key is not set (variables
+    /// that override the key are in `ALTERNATIVES`).
     pub env: Option<&'static str>,
     pub role: Role,
     /// What it does, in a line.
@@ -426,9 +425,9 @@ pub const PUPPETCA_FINGERPRINT: Setting = Setting {
 pub const FEDERATION_COLLECTIVES: Setting = Setting {
     name: "federation_collectives",
     kind: Type::Networks,
-    default: DefaultValue::Described("`CHORIA_FED_COLLECTIVE`, which overrides the setting; else none: not federated"),
+    default: DefaultValue::Described("none: not federated"),
     key: Some("plugin.choria.federation.collectives"),
-    env: Some("CHORIA_FED_COLLECTIVE"),
+    env: None,
     role: Role::Plugin,
     description: "the federated networks `mco` sends its requests to, through their federation brokers, instead of its own collective",
 };
@@ -604,14 +603,15 @@ fn one_of(names: &[&str]) -> String {
     }
 }
 
-/// Another spelling of a setting: go-choria's, so that a configuration
-/// shared with it means the same here.
+/// Another spelling of a setting, Choria's (mcollective-choria's or
+/// go-choria's), so that a configuration shared with Choria means the same
+/// here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spelling {
     /// A configuration key; the setting's own key wins over it.
     Key(&'static str),
     /// An environment variable that overrides the configuration file, as
-    /// go-choria's environment variables do.
+    /// Choria's `CHORIA_*` variables do.
     OverridingEnv(&'static str),
 }
 
@@ -632,6 +632,10 @@ pub const ALTERNATIVES: &[Alternative] = &[
     Alternative {
         setting: "srv_domain",
         spelling: Spelling::OverridingEnv("CHORIA_SRV_DOMAIN"),
+    },
+    Alternative {
+        setting: "federation_collectives",
+        spelling: Spelling::OverridingEnv("CHORIA_FED_COLLECTIVE"),
     },
 ];
 
