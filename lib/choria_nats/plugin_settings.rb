@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require_relative "setting_sources"
+
 module ChoriaNats
   # The connector's settings from MCollective's `plugin.*` configuration, with their environment
   # fall-backs. Works on a plain Hash. Keys, fall-backs, defaults and checks come from the native
@@ -25,16 +27,14 @@ module ChoriaNats
 
     # pluginconf:: MCollective's `Config#pluginconf` (keys without "plugin.")
     def initialize(pluginconf, env: ENV)
-      @conf = pluginconf
-      @env = env
-      @warnings = {}
+      @sources = SettingSources.new(pluginconf, env)
     end
 
     # One line for each setting given two spellings (go-choria's and ours) that disagree, saying
     # which is used; the settings read so far, or all of them with `all: true`.
     def warnings(all: false)
       TABLE.each_key { |name| configured(name) } if all
-      @warnings.values
+      @sources.warnings
     end
 
     # plugin.choria.middleware_hosts, or nil.
@@ -138,7 +138,7 @@ module ChoriaNats
     # Where the setting `name` comes from and as what text: `[:config, text, key]`, `[:env, text, variable]`,
     # or `[:default, nil, nil]`; the spelling that wins when several are given.
     def origin(name)
-      label, text = spellings(TABLE.fetch(name)).find { |_, given| given }
+      label, text = @sources.winner(TABLE.fetch(name))
       return [:default, nil, nil] unless label
 
       [label.start_with?("plugin.") ? :config : :env, text, label]
@@ -235,58 +235,16 @@ module ChoriaNats
                                 "docs/configuration.md)"
     end
 
-    # The value the configuration (else the environment variable) gives the setting, checked
-    # natively, or nil when neither sets it. go-choria's spellings count too: its environment variable
-    # wins over the file, and the setting's own key over go-choria's key.
+    # The value the configuration, Choria's other spellings or the environment fall-back give the
+    # setting, checked natively, or nil when none sets it (ChoriaNats::SettingSources says which wins).
     def configured(name)
-      row = TABLE.fetch(name)
-      given = spellings(row).filter_map do |label, text|
-        [label, checked(row, label, text)] if text
-      end
-      warn_disagreement(name, given)
-      given.first&.last
-    end
-
-    # The value `text` gives the setting of `row`, checked natively; a refusal names `label`, the
-    # spelling that gave it.
-    def checked(row, label, text)
-      ChoriaNats.setting_value(row[:name], text)
-    rescue ConfigurationError => e
-      raise if label == row[:key]
-
-      overrides = label == row[:override_env] ? " (which overrides #{row[:key]})" : ""
-      raise ConfigurationError, e.message.sub(row[:key], "#{label}#{overrides}")
-    end
-
-    # `[label, text]` for every spelling of the row, the one that wins first; text nil when unset.
-    def spellings(row)
-      return [] unless row[:key]
-
-      file = [row[:key], *row[:also_keys]].map { |key| [key, presence(@conf[key.delete_prefix("plugin.")])] }
-      [*([[row[:override_env], presence(@env[row[:override_env]])]] if row[:override_env]),
-       *file, *([[row[:env], presence(@env[row[:env]])]] if row[:env])]
-    end
-
-    # Keeps one warning line when two spellings give the setting different values.
-    def warn_disagreement(name, given)
-      (used_label, used), = given
-      other_label, other = given.find { |_, value| value != used }
-      return unless other_label
-
-      why = TABLE.fetch(name)[:override_env] == used_label ? ", which overrides the file as in Choria" : ""
-      @warnings[name] ||= "#{used_label} = #{used.inspect} and #{other_label} = #{other.inspect} disagree: " \
-                          "using #{used_label}#{why}"
+      @sources.values(TABLE.fetch(name)).first&.last
     end
 
     # The configured value, or the table's default.
     def setting(name)
       value = configured(name)
       value.nil? ? TABLE.fetch(name)[:default] : value
-    end
-
-    def presence(text)
-      text = text.to_s.strip
-      text.empty? ? nil : text
     end
   end
 end
