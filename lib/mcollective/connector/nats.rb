@@ -134,7 +134,7 @@ module MCollective
         Log.info(brokers.description)
         { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
           name: @config.identity, retry_initial_connect: retry_initial_connect, srv_names: brokers.srv_names,
-          logger: ChoriaNats::MCollectiveLog.new, **@settings.connection_options }
+          logger: ChoriaNats::MCollectiveLog.new, **@settings.connection_options(daemon: daemon?) }
       end
 
       # The security plugin's caller id, asked once per connector: MCollective's plugins log it at
@@ -144,9 +144,14 @@ module MCollective
         @callerid ||= PluginManager["security_plugin"].callerid
       end
 
+      # Whether this is mcollectived (MCollective's server mode), not mco.
+      def daemon?
+        @config.mode == :server
+      end
+
       # The daemon retries for ever; mco until just before its own timeout.
       def retry_initial_connect
-        return true if @config.mode == :server
+        return true if daemon?
 
         timeout = @config.connection_timeout || ChoriaNats::PluginSettings::CLIENT_CONNECT_DEADLINE
         [timeout - 0.5, 0.5].max
@@ -182,6 +187,7 @@ module MCollective
       def decode(subject, body)
         ChoriaNats::Envelope.decode(body)
       rescue ChoriaNats::Envelope::Invalid => e
+        @connection.count_skipped
         held = @skip_warnings.let_through
         if held
           more = held.positive? ? " (#{held} more skipped since the last warning)" : ""
