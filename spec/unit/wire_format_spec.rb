@@ -127,7 +127,7 @@ RSpec.describe "The choria:transport:1 wire format" do
     end
   end
 
-  it "skips what is not an envelope with one warning, counts each for the metrics, and returns the next valid message" do
+  it "skips what is not an envelope with one warning, counts each skip, and returns the next valid message" do
     valid = File.binread(File.join(samples_dir, "reply.raw"))
     wire.inbox.concat([["x", nil, "not json"], ["x", nil, "[1]"], ["x", nil, '{"data": 5}'],
                        ["x", nil, '{"headers": {}}'], ["x", nil, '{"data": "@@@"}'], ["x", nil, "\xFF\xFE".b],
