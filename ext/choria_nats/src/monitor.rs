@@ -14,7 +14,7 @@ use crate::settings::Monitoring;
 use crate::shared::Shared;
 use crate::status_file;
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::runtime::Handle;
@@ -254,7 +254,7 @@ struct WriteFailures {
 impl WriteFailures {
     /// The line to log after a write, if any: the first failure, then at most
     /// one every `FAILURE_LOG_INTERVAL`, and one when writes work again.
-    fn outcome(&mut self, path: &PathBuf, result: std::io::Result<()>) -> Option<(Level, String)> {
+    fn outcome(&mut self, path: &Path, result: std::io::Result<()>) -> Option<(Level, String)> {
         match result {
             Ok(()) if self.in_a_row > 0 => {
                 let line = format!(
@@ -296,6 +296,7 @@ impl WriteFailures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn logs_the_first_failed_write_then_few_and_the_recovery() {
