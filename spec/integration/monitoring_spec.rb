@@ -104,6 +104,18 @@ RSpec.describe "Monitoring: the status file, choria-nats status --check and the 
     [status.exitstatus, out]
   end
 
+  # TERM, then KILL after a bounded wait, for a process this spec started.
+  def stop_process(pid)
+    %w[TERM KILL].find do |signal|
+      Process.kill(signal, pid)
+      eventually(20) { Process.wait(pid, Process::WNOHANG) }
+    rescue RuntimeError
+      false
+    rescue Errno::ESRCH, Errno::ECHILD
+      true
+    end
+  end
+
   def ping
     ChoriaNats::TestSupport::Mcollectived.mco(@client_cfg, "ping", "--timeout", "5",
                                               env: { "MCOLLECTIVE_CERTNAME" => "rspec.mcollective" })
@@ -146,6 +158,35 @@ RSpec.describe "Monitoring: the status file, choria-nats status --check and the 
     expect(text).to match(/^choria_nats_connection_failures_total\{#{Regexp.escape(labels)},kind="refused"\} \d+$/)
     out, result = Open3.capture2e("promtool", "check", "metrics", stdin_data: text)
     expect(result).to be_success, "promtool: #{out}\n#{text}"
+  end
+
+  it "is scraped by a real Prometheus, whose up is 1 for it" do
+    home = File.join(@dir, "prometheus")
+    FileUtils.mkdir_p(home)
+    File.write(File.join(home, "prometheus.yml"), <<~YAML)
+      global:
+        scrape_interval: 1s
+      scrape_configs:
+        - job_name: choria-nats
+          metrics_path: /choria/metrics
+          static_configs:
+            - targets: ["127.0.0.1:#{@stats_port}"]
+    YAML
+    port = ChoriaNats::TestSupport::NatsServer.free_port
+    pid = Process.spawn("prometheus", "--config.file=#{File.join(home, 'prometheus.yml')}",
+                        "--storage.tsdb.path=#{File.join(home, 'data')}", "--web.listen-address=127.0.0.1:#{port}",
+                        %i[out err] => [File.join(home, "log"), "w"], :in => File::NULL)
+    query = URI("http://127.0.0.1:#{port}/api/v1/query?query=#{URI.encode_www_form_component('up{job="choria-nats"}')}")
+    result = eventually(90) do
+      JSON.parse(Net::HTTP.get(query)).dig("data", "result", 0, "value", 1)
+    rescue SystemCallError, JSON::ParserError, EOFError
+      nil
+    end
+    expect(result).to eq("1")
+    connected = URI("http://127.0.0.1:#{port}/api/v1/query?query=choria_nats_connected")
+    expect(JSON.parse(Net::HTTP.get(connected)).dig("data", "result", 0, "metric", "identity")).to eq(@identity)
+  ensure
+    stop_process(pid) if pid
   end
 
   it "answers bad requests with 404 or 405, drops slow and oversized ones, and the connector carries on" do
