@@ -167,7 +167,7 @@ where
             .is_some_and(|path| path.file_name().is_none())
         {
             return Err(Failure::config(format!(
-                "The option status_file_path must name a file, not {:?}",
+                "plugin.choria.status_file_path (the option status_file_path) must name a file, not {:?}",
                 status_file.unwrap_or_default()
             )));
         }
@@ -185,7 +185,7 @@ where
                 .parse()
                 .map_err(|_| {
                     Failure::config(format!(
-                        "The option stats_address must be an IP address such as 127.0.0.1 or ::1, not {text:?}"
+                        "plugin.choria.stats_address (the option stats_address) must be an IP address such as 127.0.0.1 or ::1, not {text:?}"
                     ))
                 })?,
         };
@@ -380,7 +380,7 @@ mod tests {
         );
         assert_eq!(
             refusal(vec![("stats_address", Value::Text("metrics.example.net".into()))]),
-            "The option stats_address must be an IP address such as 127.0.0.1 or ::1, not \"metrics.example.net\""
+            "plugin.choria.stats_address (the option stats_address) must be an IP address such as 127.0.0.1 or ::1, not \"metrics.example.net\""
         );
         assert_eq!(
             refusal(vec![("stats_port", Value::Count(70000))]),
@@ -391,7 +391,7 @@ mod tests {
                 "status_file_path",
                 Value::Text("/var/run/..".into())
             )]),
-            "The option status_file_path must name a file, not \"/var/run/..\""
+            "plugin.choria.status_file_path (the option status_file_path) must name a file, not \"/var/run/..\""
         );
     }
 
