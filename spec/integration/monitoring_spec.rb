@@ -82,6 +82,13 @@ RSpec.describe "Monitoring: the status file, choria-nats status --check and the 
     nil
   end
 
+  # The body of a metrics request to `port`, or nil while nothing listens.
+  def answer_body(port)
+    http(Net::HTTP::Get.new("/choria/metrics"), port: port).body
+  rescue Errno::ECONNREFUSED
+    nil
+  end
+
   def metrics
     response = http(Net::HTTP::Get.new("/choria/metrics"))
     expect(response.code).to eq("200")
@@ -236,6 +243,30 @@ RSpec.describe "Monitoring: the status file, choria-nats status --check and the 
 
   describe "in a connection of its own" do
     after { close_clients }
+
+    it "writes the file and serves metrics from the start of a first connect that waits for its broker" do
+      late = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, "late"))
+      file = File.join(@dir, "run", "late.json")
+      port = ChoriaNats::TestSupport::NatsServer.free_port
+      options = client_options(@pki, late, status_file_path: file, status_update_interval: 1, stats_port: port,
+                                           retry_initial_connect: true, reconnect_spread: 1, reconnect_max_delay: 1)
+      connecting = Thread.new { ChoriaNats::Connection.connect(**options) }
+      waiting = eventually(30) do
+        doc = File.exist?(file) && JSON.parse(File.read(file))
+        doc if doc && !doc["connected"]
+      end
+      expect(waiting).to include("connected" => false, "connected_server" => "", "identity" => "rspec")
+      text = eventually(30) { (body = answer_body(port)) && body.match?(/kind="refused"\} [1-9]/) && body }
+      expect(text).to include("choria_nats_connected{identity=\"rspec\",broker=\"#{late.address}\"} 0")
+      late.start
+      connection = connecting.join(60)&.value
+      expect(connection).to be_connected
+      expect(eventually(30) { JSON.parse(File.read(file))["connected"] }).to be(true)
+      connection.close
+    ensure
+      connecting&.kill
+      late&.stop
+    end
 
     it "logs one line when the port is taken, carries on, and closes its port when it closes" do
       taken = client_options(@pki, @broker, stats_port: @stats_port)
