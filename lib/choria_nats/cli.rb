@@ -5,6 +5,7 @@ require_relative "version"
 require_relative "errors"
 require_relative "config_file"
 require_relative "plugin_installer"
+require_relative "status_check"
 
 module ChoriaNats
   # The `choria-nats` command: parses the command line and runs a command; #run returns the exit status.
@@ -29,6 +30,12 @@ module ChoriaNats
             certificate check, the broker list and where it came from, and a real TLS connection to
             each broker. FILE is server.cfg or client.cfg (default: root's server.cfg, anyone
             else's ~/.mcollective or client.cfg). Exit status 0 only when all is well.
+        status --check FILE [--max-age SECONDS] [--cert-days DAYS]
+            Judge the status file mcollectived writes (plugin.choria.status_file_path) the Nagios
+            way: one line, exit status 0 OK, 1 WARNING (the certificate expires within DAYS,
+            default #{StatusCheck::DEFAULT_CERT_DAYS}; reconnects or drops in the last minutes), 2 CRITICAL (the file is
+            missing or older than SECONDS, default #{StatusCheck::DEFAULT_MAX_AGE}; not connected; the certificate
+            expired), 3 UNKNOWN (the file cannot be read, a bad command line).
         help
             Show this help.
 
@@ -40,7 +47,7 @@ module ChoriaNats
     USAGE
 
     # Commands by name, and the method that runs each.
-    COMMANDS = { "plugin" => :plugin, "doctor" => :doctor, "help" => :help }.freeze
+    COMMANDS = { "plugin" => :plugin, "doctor" => :doctor, "status" => :status, "help" => :help }.freeze
     # The words that may follow `plugin`, each a PluginInstaller method.
     PLUGIN_COMMANDS = %w[install uninstall].freeze
 
@@ -128,6 +135,41 @@ module ChoriaNats
       file = ConfigFile.new(options[:config] || ConfigFile.default_path)
       Doctor.new(identity: file.identity, pluginconf: file.pluginconf, config_file: file.path,
                  config_problem: file.locale_problem, out: @out).run
+    end
+
+    # A Nagios plugin: even a bad command line is one line and UNKNOWN (3), never usage text.
+    def status(args)
+      options = status_options(args)
+      return help([]) if options[:help]
+
+      code, line = StatusCheck.new(options.fetch(:check), **options.slice(:max_age, :cert_days)).run
+      @out.puts(line)
+      code
+    rescue UsageError, OptionParser::ParseError, ArgumentError => e
+      @out.puts("UNKNOWN: choria-nats status: #{e.message} (usage: choria-nats status --check FILE " \
+                "[--max-age SECONDS] [--cert-days DAYS])")
+      StatusCheck::CODES[:unknown]
+    end
+
+    def status_options(args)
+      options = {}
+      parser = OptionParser.new do |opts|
+        opts.on("-h", "--help") { options[:help] = true }
+        opts.on("--check FILE") { |file| options[:check] = file }
+        opts.on("--max-age SECONDS") { |value| options[:max_age] = positive(Float(value), "--max-age") }
+        opts.on("--cert-days DAYS") { |value| options[:cert_days] = positive(Float(value), "--cert-days", zero: true) }
+      end
+      rest = parser.parse(args)
+      raise UsageError, "unexpected argument '#{rest.first}'" unless rest.empty?
+      raise UsageError, "--check FILE is required" unless options[:check] || options[:help]
+
+      options
+    end
+
+    def positive(number, option, zero: false)
+      return number if number.finite? && (number.positive? || (zero && number.zero?))
+
+      raise UsageError, "#{option} must be a number above 0#{zero ? ' or 0' : ''}, not #{number}"
     end
 
     def installer(options)

@@ -11,6 +11,9 @@ module ChoriaNats
     TABLE = ChoriaNats::SETTINGS.to_h { |row| [row[:name], row] }.freeze
     # The Connection options an MCollective key sets, by name.
     CONFIGURED_OPTIONS = TABLE.select { |_, row| row[:role] == :option && row[:key] }.keys.freeze
+    # The options only mcollectived is given: one status file and one metrics port per node, not
+    # one per mco run.
+    DAEMON_OPTIONS = %w[status_file_path status_update_interval stats_port stats_address].freeze
     # Seconds mco keeps trying to reach a broker when its config sets no connection_timeout.
     CLIENT_CONNECT_DEADLINE = TABLE.fetch("connection_timeout")[:default]
 
@@ -23,7 +26,7 @@ module ChoriaNats
     def self.key(name)
       TABLE.fetch(name)[:key]
     end
-    private_constant :TABLE, :CONFIGURED_OPTIONS
+    private_constant :TABLE, :CONFIGURED_OPTIONS, :DAEMON_OPTIONS
 
     # pluginconf:: MCollective's `Config#pluginconf` (keys without "plugin.")
     def initialize(pluginconf, env: ENV)
@@ -208,11 +211,33 @@ module ChoriaNats
       configured("federation_middleware_hosts")
     end
 
+    # plugin.choria.status_file_path, or nil: the JSON status file mcollectived rewrites.
+    def status_file_path
+      configured("status_file_path")
+    end
+
+    # plugin.choria.status_update_interval: seconds between two writes of the status file.
+    def status_update_interval
+      setting("status_update_interval")
+    end
+
+    # plugin.choria.stats_port as an Integer, or nil: the port of the Prometheus metrics.
+    def stats_port
+      configured("stats_port")
+    end
+
+    # plugin.choria.stats_address, or nil (then 127.0.0.1): the address of the metrics port.
+    def stats_address
+      configured("stats_address")
+    end
+
     # The ChoriaNats::Connection options the MCollective configuration sets: each option of the
     # settings table that has a key, as this class's method of that name (with `?` for a flag) gives it.
-    def connection_options
+    # The status file and the metrics port are the daemon's: without `daemon` they are left out.
+    def connection_options(daemon: false)
       refuse_ngs
-      CONFIGURED_OPTIONS.to_h do |name|
+      names = daemon ? CONFIGURED_OPTIONS : CONFIGURED_OPTIONS - DAEMON_OPTIONS
+      names.to_h do |name|
         [name.to_sym, public_send(TABLE.fetch(name)[:type] == "flag" ? "#{name}?" : name)]
       end
     end

@@ -46,7 +46,11 @@ RSpec.describe ChoriaNats::Connection, ".native_options and .new (no broker)" do
     { reconnect_initial_delay: 30, reconnect_max_delay: 20 } => /must not be above reconnect_max_delay/,
     { receive_capacity: 0 } => /receive_capacity must be a whole number of messages above 0, not 0/,
     { outgoing_buffer_bytes: 0 } => /outgoing_buffer_bytes must be a whole number of bytes above 0, not 0/,
-    { reconnect_spread: -1 } => /reconnect_spread must be a number of seconds above 0 and at most 3600/
+    { reconnect_spread: -1 } => /reconnect_spread must be a number of seconds above 0 and at most 3600/,
+    { stats_port: 9100, stats_address: "metrics.example.net" } =>
+      /plugin.choria.stats_address \(the option stats_address\) must be an IP address such as 127.0.0.1 or ::1/,
+    { stats_port: 0 } => /stats_port must be a port number, not 0/,
+    { status_update_interval: 0 } => /status_update_interval must be a number of seconds above 0/
   }.each do |bad, message|
     it "refuses #{bad.inspect} with a clear message" do
       options = described_class.native_options(servers: ["nats1:4222"], **files, **bad)
@@ -58,7 +62,7 @@ RSpec.describe ChoriaNats::Connection, ".native_options and .new (no broker)" do
     connection = described_class.new(native)
     expect(connection).not_to be_connected
     expect(connection.connected_server).to be_nil
-    expect(connection.stats).to include("in_msgs" => 0, "reconnects" => 0, "connected" => false)
+    expect(connection.stats).to include("in_msgs" => 0, "reconnects" => 0, "skipped" => 0, "connected" => false)
     expect { connection.connect }.to raise_error(ChoriaNats::ConfigurationError, %r{/ssl/certs/ca.pem does not exist})
   end
 

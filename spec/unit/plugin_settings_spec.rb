@@ -93,11 +93,22 @@ RSpec.describe ChoriaNats::PluginSettings do
 
   it "gives every Connection option an MCollective key sets, read from that key" do
     rows = ChoriaNats::SETTINGS.select { |row| row[:role] == :option && row[:key] }
-    expect(settings.connection_options.keys).to match_array(rows.map { |row| row[:name].to_sym })
+    expect(settings.connection_options(daemon: true).keys).to match_array(rows.map { |row| row[:name].to_sym })
     conf = { "choria.network.connect_timeout" => "7", "choria.randomize_middleware_hosts" => "no",
              "choria.srv_nameserver" => "127.0.0.1:5353", "nats.user" => "u", "nats.pass" => "p" }
     expect(settings(conf).connection_options)
       .to include(connect_timeout: 7.0, randomize: false, srv_nameserver: "127.0.0.1:5353", user: "u", password: "p")
+  end
+
+  it "gives the status file and the metrics port to the daemon only" do
+    conf = { "choria.status_file_path" => "/var/run/choria-nats.json", "choria.stats_port" => "9100",
+             "choria.stats_address" => "::1" }
+    monitoring = { status_file_path: "/var/run/choria-nats.json", status_update_interval: 30.0,
+                   stats_port: 9100, stats_address: "::1" }
+    expect(settings(conf).connection_options(daemon: true)).to include(monitoring)
+    expect(settings(conf).connection_options.keys & monitoring.keys).to be_empty
+    expect { settings("choria.stats_port" => "0").stats_port }
+      .to raise_error(ChoriaNats::ConfigurationError, 'plugin.choria.stats_port must be a port number, not "0"')
   end
 
   it "says what a bad value must be in the native table's one wording" do

@@ -19,12 +19,17 @@ RSpec.describe "The choria:transport:1 wire format" do
   # A stand-in for ChoriaNats::Connection that records publishes and replays bodies.
   let(:wire) do
     Class.new do
-      attr_reader :published
+      attr_reader :published, :skipped
       attr_accessor :inbox
 
       def initialize
         @published = []
         @inbox = []
+        @skipped = 0
+      end
+
+      def count_skipped
+        @skipped += 1
       end
 
       def publish(subject, body, reply = nil)
@@ -122,7 +127,7 @@ RSpec.describe "The choria:transport:1 wire format" do
     end
   end
 
-  it "skips what is not an envelope with one warning and returns the next valid message" do
+  it "skips what is not an envelope with one warning, counts each skip, and returns the next valid message" do
     valid = File.binread(File.join(samples_dir, "reply.raw"))
     wire.inbox.concat([["x", nil, "not json"], ["x", nil, "[1]"], ["x", nil, '{"data": 5}'],
                        ["x", nil, '{"headers": {}}'], ["x", nil, '{"data": "@@@"}'], ["x", nil, "\xFF\xFE".b],
@@ -133,6 +138,7 @@ RSpec.describe "The choria:transport:1 wire format" do
     expect(connector.receive.headers).to eq("mc_sender" => "node1.example.net")
     expect(warnings.size).to eq(1)
     expect(warnings.first).to start_with("Skipped a message on x that is not a choria:transport:1 envelope: not JSON")
+    expect(wire.skipped).to eq(8)
   end
 
   it "asks the security plugin for the caller id once, not for every request (its callerid logs each call)" do

@@ -174,6 +174,7 @@ pub async fn initial(settings: &Settings, shared: &Arc<Shared>) -> Result<Connec
                 return Ok(Connected { client, ended });
             }
             Err(error) => {
+                shared.count_failure(crate::backoff::FailureKind::classify(&error.to_string()));
                 let failure = explain_connect_error(
                     &error,
                     &target.describe(),

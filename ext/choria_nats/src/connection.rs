@@ -7,6 +7,7 @@
 use crate::connect::{Connected, OUTGOING_BUFFER};
 use crate::errors::{Category, Failure};
 use crate::log_queue::{Level, LogQueue};
+use crate::monitor::{certificate_expiry, Monitor};
 use crate::outgoing_blocks::OutgoingBlocks;
 use crate::runtime::NatsRuntime;
 use crate::server_pool::ServerPool;
@@ -35,10 +36,12 @@ pub struct Connection {
     pub shared: Arc<Shared>,
     running: RwLock<Option<Arc<Running>>>,
     closed: AtomicBool,
+    /// The status file and metrics, when the settings ask for them.
+    monitor: Option<Arc<Monitor>>,
 }
 
 /// The counters `stats` reports, over every client of the connection.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     pub in_msgs: u64,
     pub out_msgs: u64,
@@ -80,11 +83,20 @@ impl Connection {
             settings.srv_nameserver,
             settings.backoff.spread,
         ));
+        let monitor = settings.monitoring.enabled().then(|| {
+            Monitor::new(
+                Arc::clone(&shared),
+                settings.monitoring.clone(),
+                settings.name.clone().unwrap_or_default(),
+                certificate_expiry(&settings.files.cert),
+            )
+        });
         Ok(Connection {
             settings,
             shared,
             running: RwLock::new(None),
             closed: AtomicBool::new(false),
+            monitor,
         })
     }
 
@@ -125,6 +137,15 @@ impl Connection {
         Ok(true)
     }
 
+    /// Starts the status file and the metrics, when asked for, on the
+    /// runtime of a connect: from its start, so that they show a first
+    /// connect that takes long.
+    pub fn start_monitor(&self, runtime: &NatsRuntime) {
+        if let Some(monitor) = &self.monitor {
+            monitor.start(runtime.handle());
+        }
+    }
+
     /// Starts the session of a connected client and keeps it with its runtime.
     pub fn start(&self, connected: Connected, runtime: NatsRuntime) {
         let session = Session::start(
@@ -133,6 +154,9 @@ impl Connection {
             Arc::clone(&self.shared),
             runtime.handle().clone(),
         );
+        if let Some(monitor) = &self.monitor {
+            monitor.attach(Arc::clone(&session));
+        }
         let running = Running {
             session,
             outgoing: OutgoingBlocks::default(),
@@ -171,9 +195,7 @@ impl Connection {
 
     pub fn is_connected(&self) -> bool {
         self.running().is_some_and(|running| {
-            !running.runtime.forked_by_count()
-                && !running.session.rebuilding()
-                && running.session.client().connection_state() == State::Connected
+            !running.runtime.forked_by_count() && running.session.is_connected()
         })
     }
 
@@ -203,28 +225,38 @@ impl Connection {
 
     /// The counters; zero while not connected.
     pub fn stats(&self) -> Stats {
-        let slow = self.shared.slow_consumer_drops.load(Ordering::Relaxed);
-        let reconnects = self.shared.connects().saturating_sub(1);
-        let Some(running) = self.running() else {
-            return Stats {
-                reconnects,
-                dropped: slow,
-                ..Stats::default()
-            };
-        };
-        let counters = running.session.counters();
-        let queue = &running.session.queue;
+        let running = self.running();
         Stats {
-            in_msgs: counters.in_messages,
-            out_msgs: counters.out_messages,
-            in_bytes: counters.in_bytes,
-            out_bytes: counters.out_bytes,
-            reconnects,
-            dropped: queue.dropped() + slow,
-            queued: queue.len() as u64,
-            queued_bytes: queue.held_bytes() as u64,
-            outgoing_bytes: running.outgoing.outstanding(),
+            outgoing_bytes: running.as_ref().map_or(0, |r| r.outgoing.outstanding()),
+            ..stats_of(&self.shared, running.as_ref().map(|r| r.session.as_ref()))
         }
+    }
+}
+
+/// The counters of the shared state and of the session, if there is one
+/// (without the outgoing bytes, which only `Connection::stats` knows).
+pub fn stats_of(shared: &Shared, session: Option<&Session>) -> Stats {
+    let slow = shared.slow_consumer_drops.load(Ordering::Relaxed);
+    let reconnects = shared.connects().saturating_sub(1);
+    let Some(session) = session else {
+        return Stats {
+            reconnects,
+            dropped: slow,
+            ..Stats::default()
+        };
+    };
+    let counters = session.counters();
+    let queue = &session.queue;
+    Stats {
+        in_msgs: counters.in_messages,
+        out_msgs: counters.out_messages,
+        in_bytes: counters.in_bytes,
+        out_bytes: counters.out_bytes,
+        reconnects,
+        dropped: queue.dropped() + slow,
+        queued: queue.len() as u64,
+        queued_bytes: queue.held_bytes() as u64,
+        outgoing_bytes: 0,
     }
 }
 

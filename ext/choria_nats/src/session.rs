@@ -103,6 +103,12 @@ impl Session {
         self.client.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether the link to the broker is up.
+    pub fn is_connected(&self) -> bool {
+        !self.rebuilding()
+            && self.client().connection_state() == async_nats::connection::State::Connected
+    }
+
     /// Whether the client is being replaced after its task ended.
     pub fn rebuilding(&self) -> bool {
         self.rebuilding.load(Ordering::Acquire)

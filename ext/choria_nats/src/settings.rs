@@ -52,6 +52,26 @@ pub struct Settings {
     /// Accept a broker certificate without subjectAltName whose common name
     /// is the host dialled (`legacy_names.rs`).
     pub legacy_certificates: bool,
+    /// The status file and the metrics port (`monitor.rs`).
+    pub monitoring: Monitoring,
+}
+
+/// What `mcollectived` shows of its link from outside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Monitoring {
+    /// The status file, when one is written.
+    pub status_file: Option<PathBuf>,
+    /// Time between two writes of it.
+    pub status_interval: Duration,
+    /// Where the Prometheus metrics are served, when they are.
+    pub stats_listen: Option<std::net::SocketAddr>,
+}
+
+impl Monitoring {
+    /// Whether anything is asked for.
+    pub fn enabled(&self) -> bool {
+        self.status_file.is_some() || self.stats_listen.is_some()
+    }
 }
 
 /// The options given, each checked against its row of the table, with the
@@ -142,6 +162,42 @@ where
         Failure::config(format!("The option {} is required", setting.name))
     }
 
+    fn monitoring(&mut self) -> Result<Monitoring, Failure> {
+        let status_file = self.text(&table::STATUS_FILE_PATH)?.map(PathBuf::from);
+        if status_file
+            .as_ref()
+            .is_some_and(|path| path.file_name().is_none())
+        {
+            return Err(Failure::config(format!(
+                "plugin.choria.status_file_path (the option status_file_path) must name a file, not {:?}",
+                status_file.unwrap_or_default()
+            )));
+        }
+        let status_interval = self.seconds(&table::STATUS_UPDATE_INTERVAL)?;
+        let port = match self.value(&table::STATS_PORT)? {
+            Some(Value::Count(port)) => u16::try_from(port).ok(),
+            _ => None,
+        };
+        let address = self.text(&table::STATS_ADDRESS)?;
+        let address = match address.as_deref().map(str::trim) {
+            None | Some("") => std::net::IpAddr::from([127, 0, 0, 1]),
+            Some(text) => text
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .map_err(|_| {
+                    Failure::config(format!(
+                        "plugin.choria.stats_address (the option stats_address) must be an IP address such as 127.0.0.1 or ::1, not {text:?}"
+                    ))
+                })?,
+        };
+        Ok(Monitoring {
+            status_file,
+            status_interval,
+            stats_listen: port.map(|port| std::net::SocketAddr::new(address, port)),
+        })
+    }
+
     /// Seconds to keep trying; infinite for ever; absent for one round.
     fn initial_retry(&mut self) -> Result<InitialRetry, Failure> {
         let setting = &table::RETRY_INITIAL_CONNECT;
@@ -217,6 +273,7 @@ impl Settings {
                 .map(|s| crate::srv::parse_nameserver(&s))
                 .transpose()?,
             legacy_certificates: given.flag(&table::LEGACY_CERTIFICATES)?,
+            monitoring: given.monitoring()?,
         })
     }
 
@@ -307,6 +364,44 @@ mod tests {
         assert!(s.randomize);
         assert!(!s.legacy_certificates);
         assert_eq!(s.initial_retry, InitialRetry::Once);
+        assert!(!s.monitoring.enabled());
+        assert_eq!(s.monitoring.status_interval, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_metrics_listen_on_loopback_unless_an_address_is_given() {
+        let monitoring = |extra: Vec<(&'static str, Value)>| {
+            let mut options = required();
+            options.extend(extra);
+            Settings::from_values(only(options)).map(|s| s.monitoring.stats_listen)
+        };
+        assert_eq!(monitoring(vec![]), Ok(None));
+        assert_eq!(
+            monitoring(vec![("stats_port", Value::Count(9100))]),
+            Ok(Some("127.0.0.1:9100".parse().unwrap()))
+        );
+        assert_eq!(
+            monitoring(vec![
+                ("stats_port", Value::Count(9100)),
+                ("stats_address", Value::Text("[::1]".into()))
+            ]),
+            Ok(Some("[::1]:9100".parse().unwrap()))
+        );
+        assert_eq!(
+            refusal(vec![("stats_address", Value::Text("metrics.example.net".into()))]),
+            "plugin.choria.stats_address (the option stats_address) must be an IP address such as 127.0.0.1 or ::1, not \"metrics.example.net\""
+        );
+        assert_eq!(
+            refusal(vec![("stats_port", Value::Count(70000))]),
+            "The option stats_port must be a port number, not 70000"
+        );
+        assert_eq!(
+            refusal(vec![(
+                "status_file_path",
+                Value::Text("/var/run/..".into())
+            )]),
+            "plugin.choria.status_file_path (the option status_file_path) must name a file, not \"/var/run/..\""
+        );
     }
 
     #[test]

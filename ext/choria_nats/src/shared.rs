@@ -94,7 +94,9 @@ pub struct Shared {
     /// Messages async-nats dropped because a subscription's own buffer was
     /// full (it reports each as a slow-consumer event).
     pub slow_consumer_drops: AtomicU64,
-    /// Failed reconnect attempts by kind, in `FailureKind::ALL` order.
+    /// Messages the connector skipped because they were not envelopes.
+    skipped: AtomicU64,
+    /// Failed connect attempts by kind, in `FailureKind::ALL` order.
     failures_by_kind: [AtomicU64; 3],
     /// The failed reconnect attempts since the link was last up.
     streak: Mutex<Streak>,
@@ -116,6 +118,7 @@ impl Shared {
             backoff,
             connects: AtomicU64::new(0),
             slow_consumer_drops: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
             failures_by_kind: Default::default(),
             streak: Mutex::new(Streak::default()),
             observer: OnceLock::new(),
@@ -254,7 +257,22 @@ impl Shared {
         self.connects.load(Ordering::Relaxed)
     }
 
-    /// Failed reconnect attempts so far of one kind.
+    /// Counts a message the connector skipped.
+    pub fn count_skipped(&self) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Messages the connector skipped so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Counts a failed connect attempt.
+    pub fn count_failure(&self, kind: FailureKind) {
+        self.failures_by_kind[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Failed connect attempts so far of one kind.
     pub fn failures(&self, kind: FailureKind) -> u64 {
         self.failures_by_kind[kind as usize].load(Ordering::Relaxed)
     }
@@ -424,7 +442,7 @@ impl Shared {
         match failed {
             Some(error) => {
                 let kind = FailureKind::classify(&error);
-                self.failures_by_kind[kind as usize].fetch_add(1, Ordering::Relaxed);
+                self.count_failure(kind);
                 streak.record(kind);
                 pool.record_failure(error.clone());
                 self.log(

@@ -26,6 +26,23 @@ pub fn format_utc(unix_seconds: u64) -> String {
     }
 }
 
+/// A UTC time as RFC 3339 with a `Z`, `2026-11-24T22:07:50Z`: how Go
+/// writes a `time.Time` in JSON, so tools written for go-choria read it.
+pub fn format_rfc3339(unix_seconds: i64) -> String {
+    match DateTime::from_unix_duration(std::time::Duration::from_secs(unix_seconds.max(0) as u64)) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minutes(),
+            t.seconds()
+        ),
+        Err(_) => "9999-12-31T23:59:59Z".to_string(),
+    }
+}
+
 /// [`format_utc`] for a signed time; times before 1970 read as 1970.
 pub fn format_utc_signed(unix_seconds: i64) -> String {
     format_utc(unix_seconds.max(0) as u64)
@@ -38,6 +55,12 @@ pub fn whole_days(from: i64, to: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rfc3339_is_what_go_writes_for_a_utc_time() {
+        assert_eq!(super::format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::format_rfc3339(1_795_040_870), "2026-11-18T22:27:50Z");
+    }
+
     use super::*;
 
     #[test]

@@ -150,7 +150,7 @@ module MCollective
         options = { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
                     name: @config.identity, retry_initial_connect: retry_initial_connect,
                     srv_names: brokers.srv_names, logger: ChoriaNats::MCollectiveLog.new,
-                    **@settings.connection_options }
+                    **@settings.connection_options(daemon: daemon?) }
         @settings.warnings.each { |line| Log.warn(line) }
         options
       end
@@ -172,7 +172,7 @@ module MCollective
       def federation
         return @federation if defined?(@federation)
 
-        @federation = ChoriaNats::Federation.from_settings(@settings, server: @config.mode == :server,
+        @federation = ChoriaNats::Federation.from_settings(@settings, server: daemon?,
                                                                       logger: ChoriaNats::MCollectiveLog.new)
       end
 
@@ -186,9 +186,14 @@ module MCollective
                   .each { |subject, body| @connection.publish(subject, body, headers["reply-to"]) }
       end
 
+      # Whether this is mcollectived (MCollective's server mode), not mco.
+      def daemon?
+        @config.mode == :server
+      end
+
       # The daemon retries for ever; mco until just before its own timeout.
       def retry_initial_connect
-        return true if @config.mode == :server
+        return true if daemon?
 
         timeout = @config.connection_timeout || ChoriaNats::PluginSettings::CLIENT_CONNECT_DEADLINE
         [timeout - 0.5, 0.5].max
@@ -224,6 +229,7 @@ module MCollective
       def decode(subject, body)
         ChoriaNats::Envelope.decode(body)
       rescue ChoriaNats::Envelope::Invalid => e
+        @connection.count_skipped
         held = @skip_warnings.let_through
         if held
           more = held.positive? ? " (#{held} more skipped since the last warning)" : ""

@@ -88,6 +88,7 @@ impl Connection {
             return Ok(false);
         }
         let runtime = NatsRuntime::new().map_err(exception(ruby))?;
+        rb_self.start_monitor(&runtime);
         let settings = rb_self.settings.clone();
         let shared = Arc::clone(&rb_self.shared);
         let mut task = runtime.spawn(async move { connect::initial(&settings, &shared).await });
@@ -373,6 +374,12 @@ impl Connection {
     }
 
     /// Counters and the pool, in the shape Choria tooling reads.
+    /// `count_skipped`: counts a message the connector skipped because it
+    /// was not an envelope, for `stats`, the status file and the metrics.
+    fn count_skipped(&self) {
+        self.shared.count_skipped();
+    }
+
     fn stats(ruby: &Ruby, rb_self: Obj<Self>) -> Result<RHash, Error> {
         let hash = ruby.hash_new();
         let stats = rb_self.0.stats();
@@ -383,6 +390,7 @@ impl Connection {
         hash.aset("out_bytes", stats.out_bytes)?;
         hash.aset("reconnects", stats.reconnects)?;
         hash.aset("dropped", stats.dropped)?;
+        hash.aset("skipped", rb_self.shared.skipped())?;
         hash.aset("queued", stats.queued)?;
         hash.aset("queued_bytes", stats.queued_bytes)?;
         hash.aset("outgoing_bytes", stats.outgoing_bytes)?;
@@ -429,5 +437,6 @@ pub fn define(ruby: &Ruby, module: RModule) -> Result<(), Error> {
     class.define_method("closed?", method!(Connection::is_closed, 0))?;
     class.define_method("connected_server", method!(Connection::connected_server, 0))?;
     class.define_method("stats", method!(Connection::stats, 0))?;
+    class.define_method("count_skipped", method!(Connection::count_skipped, 0))?;
     Ok(())
 }

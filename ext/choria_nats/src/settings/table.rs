@@ -549,6 +549,43 @@ pub const NGS: Setting = Setting {
     description: "go-choria's switch to Synadia's NGS, which trusts public CAs instead of the SSL dir's: `true` is refused (see NGS below)",
 };
 
+pub const STATUS_FILE_PATH: Setting = Setting {
+    name: "status_file_path",
+    kind: Type::Path,
+    default: DefaultValue::Described("none: no status file"),
+    key: Some("plugin.choria.status_file_path"),
+    env: None,
+    role: Role::Optional,
+    description: "the JSON file `mcollectived` rewrites with the link's state, its counters and the certificate's expiry (`choria-nats status --check` reads it)",
+};
+pub const STATUS_UPDATE_INTERVAL: Setting = Setting {
+    name: "status_update_interval",
+    kind: Type::Seconds { max: HOUR },
+    default: DefaultValue::Seconds(30.0),
+    key: Some("plugin.choria.status_update_interval"),
+    env: None,
+    role: Role::Optional,
+    description: "time between two writes of the status file",
+};
+pub const STATS_PORT: Setting = Setting {
+    name: "stats_port",
+    kind: Type::Port,
+    default: DefaultValue::Described("none: no port is opened"),
+    key: Some("plugin.choria.stats_port"),
+    env: None,
+    role: Role::Optional,
+    description: "the port where `mcollectived` serves Prometheus metrics at `/choria/metrics`",
+};
+pub const STATS_ADDRESS: Setting = Setting {
+    name: "stats_address",
+    kind: Type::Text,
+    default: DefaultValue::Described("`127.0.0.1`"),
+    key: Some("plugin.choria.stats_address"),
+    env: None,
+    role: Role::Optional,
+    description: "the IP address the metrics port listens on; only with `stats_port`",
+};
+
 /// The table, in the order the documentation lists it.
 pub const SETTINGS: &[Setting] = &[
     MIDDLEWARE_HOSTS,
@@ -592,6 +629,10 @@ pub const SETTINGS: &[Setting] = &[
     NGS,
     FEDERATION_COLLECTIVES,
     FEDERATION_MIDDLEWARE_HOSTS,
+    STATUS_FILE_PATH,
+    STATUS_UPDATE_INTERVAL,
+    STATS_PORT,
+    STATS_ADDRESS,
 ];
 
 /// `a`, `a or b`, `a, b or c`: the names a `Choice` takes.
@@ -885,6 +926,10 @@ mod tests {
             NGS,
             FEDERATION_COLLECTIVES,
             FEDERATION_MIDDLEWARE_HOSTS,
+            STATUS_FILE_PATH,
+            STATUS_UPDATE_INTERVAL,
+            STATS_PORT,
+            STATS_ADDRESS,
         ];
         assert_eq!(all.len(), SETTINGS.len());
         for setting in all {
