@@ -104,7 +104,7 @@ module ChoriaNats
     end
 
     def security_provider_line
-      origin = @settings.security_provider_set? ? "plugin.security.provider" : "the default"
+      origin = @settings.source("security_provider") || "the default"
       "#{@settings.security_provider} (#{origin})"
     rescue ConfigurationError => e
       "(refused: #{e.message})"

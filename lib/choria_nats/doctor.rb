@@ -52,7 +52,7 @@ module ChoriaNats
       end
       field("Identity", @identity)
       field("Certname", "#{@paths.certname} (#{@paths.certname_reason})")
-      reason = @settings.security_provider_set? ? "plugin.security.provider" : "the default"
+      reason = @settings.source("security_provider") || "the default"
       field("Security", "#{@paths.provider} (#{reason})")
       @paths.locations.each { |label, text| field(label, text) }
     end

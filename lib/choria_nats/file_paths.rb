@@ -3,6 +3,7 @@
 require_relative "certname"
 require_relative "configured_path"
 require_relative "errors"
+require_relative "settings_table"
 require_relative "plugin_settings"
 
 module ChoriaNats
@@ -36,7 +37,7 @@ module ChoriaNats
       home ||= env["HOME"]
       @ca_file, @cert_file, @key_file = SETTINGS.map do |check, name|
         path = settings.public_send(name)
-        key = PluginSettings.key(name)
+        key = SettingsTable.key(name)
         unless path
           raise ConfigurationError, "plugin.security.provider is file, and #{key} is not set: set it to the path of " \
                                     "#{ROLES.fetch(check)} (PEM)"
@@ -57,14 +58,14 @@ module ChoriaNats
 
     # What the doctor shows of where the files are: [label, text] pairs.
     def locations
-      files.map { |check, path| [LABELS.fetch(check), "#{path} (#{PluginSettings.key(SETTINGS.fetch(check))})"] }
+      files.map { |check, path| [LABELS.fetch(check), "#{path} (#{SettingsTable.key(SETTINGS.fetch(check))})"] }
     end
 
     # For each file that does not exist, by check: a line naming its setting, instead of the
     # certificate checks' own, which point at `mco choria request_cert`.
     def missing_files
       files.reject { |_, path| File.exist?(path) }.to_h do |check, path|
-        [check, "#{PluginSettings.key(SETTINGS.fetch(check))} is #{path}, which does not exist: set it to the path " \
+        [check, "#{SettingsTable.key(SETTINGS.fetch(check))} is #{path}, which does not exist: set it to the path " \
                 "of #{ROLES.fetch(check)} (the file provider never creates them)"]
       end
     end

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require_relative "setting_sources"
+require_relative "settings_table"
 
 module ChoriaNats
   # The connector's settings from MCollective's `plugin.*` configuration, with their environment
@@ -8,7 +9,7 @@ module ChoriaNats
   # settings table (ChoriaNats::SETTINGS; docs/configuration.md lists it).
   class PluginSettings
     # The settings table by name.
-    TABLE = ChoriaNats::SETTINGS.to_h { |row| [row[:name], row] }.freeze
+    TABLE = SettingsTable::ROWS
     # The Connection options an MCollective key sets, by name.
     CONFIGURED_OPTIONS = TABLE.select { |_, row| row[:role] == :option && row[:key] }.keys.freeze
     # The options only mcollectived is given: one status file and one metrics port per node, not
@@ -17,15 +18,6 @@ module ChoriaNats
     # Seconds mco keeps trying to reach a broker when its config sets no connection_timeout.
     CLIENT_CONNECT_DEADLINE = TABLE.fetch("connection_timeout")[:default]
 
-    # The settings table's default for the setting +name+ (nil when it has none or it is worked out).
-    def self.default(name)
-      TABLE.fetch(name)[:default]
-    end
-
-    # The MCollective key of the setting +name+ (nil when it has none).
-    def self.key(name)
-      TABLE.fetch(name)[:key]
-    end
     private_constant :TABLE, :CONFIGURED_OPTIONS, :DAEMON_OPTIONS
 
     # pluginconf:: MCollective's `Config#pluginconf` (keys without "plugin.")
@@ -82,11 +74,6 @@ module ChoriaNats
       setting("security_provider")
     end
 
-    # Whether the configuration sets plugin.security.provider, rather than its default applying.
-    def security_provider_set?
-      !configured("security_provider").nil?
-    end
-
     # plugin.security.file.certificate, or nil.
     def security_file_certificate
       configured("security_file_certificate")
@@ -136,6 +123,11 @@ module ChoriaNats
     # plugin.choria.puppetdb_port as an Integer.
     def puppetdb_port
       setting("puppetdb_port")
+    end
+
+    # The key or environment variable that sets the setting `name`, or nil when its default applies.
+    def source(name)
+      origin(name)[2]
     end
 
     # Where the setting `name` comes from and as what text: `[:config, text, key]`, `[:env, text, variable]`,
@@ -199,11 +191,6 @@ module ChoriaNats
     # Choria), else plugin.choria.federation.collectives; [] when not federated.
     def federation_collectives
       configured("federation_collectives") || []
-    end
-
-    # Where #federation_collectives comes from: CHORIA_FED_COLLECTIVE when set, else the configuration key.
-    def federation_collectives_source
-      origin("federation_collectives")[2] || TABLE.fetch("federation_collectives")[:key]
     end
 
     # plugin.choria.federation_middleware_hosts, or nil.

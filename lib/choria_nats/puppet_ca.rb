@@ -34,7 +34,7 @@ module ChoriaNats
       # The SRV services looked up under the domain, in order.
       SRV_SERVICES = %w[_x-puppet-ca._tcp _x-puppet._tcp].freeze
       # Puppet's port, from the settings table.
-      DEFAULT_PORT = PluginSettings.default("puppetca_port")
+      DEFAULT_PORT = SettingsTable.default("puppetca_port")
       # The CA's host when nothing else names one.
       DEFAULT_HOST = "puppet"
       # The line #description gives, by source.

@@ -153,7 +153,7 @@ module MCollective
           return
         end
         settings = ChoriaNats::PluginSettings.new(config.pluginconf)
-        puts("  networks   #{federation.networks.join(', ')} (from #{settings.federation_collectives_source})")
+        puts("  networks   #{federation.networks.join(', ')} (from #{settings.source('federation_collectives')})")
         puts("  subjects   #{federation.networks.map { |n| ChoriaNats::Federation.subject(n) }.join(', ')}")
         puts("  brokers    #{brokers.description}")
       end

@@ -26,7 +26,7 @@ module MCollective
 
         options = connection_options
         @connection = ChoriaNats::Connection.connect(**options)
-        @active_options = shown_options(options)
+        @active_options = ChoriaNats::ConnectorOptions.shown(options)
         nil
       end
 
@@ -139,26 +139,10 @@ module MCollective
       private
 
       def connection_options
-        federated = federation # its settings are checked before anything is read or dialled
-        paths = ChoriaNats::SecurityProvider.paths(@settings, identity: @config.identity)
-        Log.info("Using certificate #{paths.cert_file} for certname #{paths.certname} from #{paths.source}")
-        ChoriaNats::CertificateCheck.for_paths(paths).check! # each file, the chain, the certname, key and expiry
-        brokers = ChoriaNats::BrokerList.from_settings(@settings)
-        brokers = federated.brokers(@settings, fallback: brokers, logger: ChoriaNats::MCollectiveLog.new) if federated
-        servers = brokers.servers
-        Log.info(brokers.description) unless federated # its line names the brokers
-        options = { servers: servers, ca_file: paths.ca_file, cert_file: paths.cert_file, key_file: paths.key_file,
-                    name: @config.identity, retry_initial_connect: retry_initial_connect,
-                    srv_names: brokers.srv_names, logger: ChoriaNats::MCollectiveLog.new,
-                    **@settings.connection_options(daemon: daemon?) }
-        @settings.warnings.each { |line| Log.warn(line) }
-        options
-      end
-
-      # The connection options without the logger and the password, the TLS files under :tls.
-      def shown_options(options)
-        tls = { ca_file: options[:ca_file], cert_file: options[:cert_file], key_file: options[:key_file] }
-        options.reject { |key, _| %i[logger password ca_file cert_file key_file].include?(key) }.merge(tls: tls)
+        ChoriaNats::ConnectorOptions.new(
+          settings: @settings, identity: @config.identity, daemon: daemon?,
+          connection_timeout: @config.connection_timeout, federation: federation
+        ).to_h
       end
 
       # The security plugin's caller id, asked once per connector: MCollective's plugins log it at
@@ -189,14 +173,6 @@ module MCollective
       # Whether this is mcollectived (MCollective's server mode), not mco.
       def daemon?
         @config.mode == :server
-      end
-
-      # The daemon retries for ever; mco until just before its own timeout.
-      def retry_initial_connect
-        return true if daemon?
-
-        timeout = @config.connection_timeout || ChoriaNats::PluginSettings::CLIENT_CONNECT_DEADLINE
-        [timeout - 0.5, 0.5].max
       end
 
       def request_headers(msg)
