@@ -7,6 +7,10 @@ module ChoriaNats
   module Targets
     # The target types MCollective asks for.
     TYPES = %i[directed broadcast reply request direct_request].freeze
+    # The identities MCollective's own configuration accepts, in dot-separated words: anything else
+    # in a node subject (a `*` or `>` a discovery reply claims, an empty word) would widen it to
+    # other nodes' subjects.
+    IDENTITY = /\A[\w-]+(\.[\w-]+)*\z/.freeze
 
     # The subject for `type`; `reply_to` gives [callerid, pid, sequence] for :reply.
     def self.subject(agent:, type:, collective:, collectives:, identity:, reply_to: nil)
@@ -21,8 +25,30 @@ module ChoriaNats
       case type
       when :reply then reply(collective, *reply_to.call)
       when :broadcast, :request then "#{collective}.broadcast.agent.#{agent}"
-      else "#{collective}.node.#{identity}"
+      else node(collective, identity)
       end
+    end
+
+    # `<collective>.node.<identity>`, for an identity MCollective would accept (IDENTITY).
+    def self.node(collective, identity)
+      problem = identity_problem(identity)
+      raise ChoriaNats::Error, problem if problem
+
+      "#{collective}.node.#{identity}"
+    end
+
+    # The identities of `hosts` that can name a node's subject; each other one's problem is yielded
+    # (a `>` a discovery reply claimed would reach other nodes, so it is left out).
+    def self.sendable(hosts, &problems)
+      hosts.reject { |host| identity_problem(host)&.tap(&problems) }
+    end
+
+    # Why `identity` cannot name a node's subject, in a line; nil when it can.
+    def self.identity_problem(identity)
+      return nil if identity.to_s.match?(IDENTITY)
+
+      "Not a node identity: #{identity.to_s.inspect} (an identity is words of letters, digits, '_' and '-', " \
+        "separated by dots); no message was sent to it"
     end
 
     # `<collective>.reply.<md5 of the caller id>.<pid>.<request sequence>`.

@@ -24,6 +24,20 @@ RSpec.describe ChoriaNats::Targets do
     expect(subject_for(:reply)).to eq("mcollective.reply.#{md5}.1234.7")
   end
 
+  it "refuses a node identity that would widen the subject to other nodes" do
+    [">", "*", "node1.>", "a..b", ".a", "a b", ""].each do |identity|
+      expect { subject_for(:direct_request, identity: identity) }
+        .to raise_error(ChoriaNats::Error, /\ANot a node identity: #{Regexp.escape(identity.inspect)} /)
+    end
+    expect(subject_for(:directed, identity: "web-1_a.example.net")).to eq("mcollective.node.web-1_a.example.net")
+  end
+
+  it "keeps the identities that can name a node, and yields why each other one cannot" do
+    problems = []
+    expect(described_class.sendable(%w[a.example.net > b]) { |line| problems << line }).to eq(%w[a.example.net b])
+    expect(problems).to eq([described_class.identity_problem(">")])
+  end
+
   it "refuses an unknown type" do
     expect { subject_for(:queue) }.to raise_error(ChoriaNats::Error, /Unknown target type :queue/)
   end

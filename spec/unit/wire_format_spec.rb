@@ -127,6 +127,17 @@ RSpec.describe "The choria:transport:1 wire format" do
     end
   end
 
+  it "sends a direct request to every discovered node but one whose identity would widen the subject" do
+    message = MCollective::Message.new("ping", nil, agent: "rpcutil", collective: "mcollective", type: :request)
+    message.discovered_hosts = ["node2.example.net", ">", "node3"]
+    message.type = :direct_request
+    allow(MCollective::Log).to receive(:warn)
+    connector.publish(message)
+
+    expect(wire.published.map(&:first)).to eq(%w[mcollective.node.node2.example.net mcollective.node.node3])
+    expect(MCollective::Log).to have_received(:warn).with(/\ANot a node identity: ">" /).once
+  end
+
   it "skips what is not an envelope with one warning, counts each skip, and returns the next valid message" do
     valid = File.binread(File.join(samples_dir, "reply.raw"))
     wire.inbox.concat([["x", nil, "not json"], ["x", nil, "[1]"], ["x", nil, '{"data": 5}'],

@@ -109,7 +109,7 @@ module MCollective
           # native publish, which shares a copy equal to the previous one).
           headers = request_headers(msg)
           body = ChoriaNats::Envelope.encode(msg.payload, headers)
-          msg.discovered_hosts.each do |host|
+          sendable_hosts(msg).each do |host|
             target = make_target(msg.agent, :direct_request, msg.collective, host)
             @connection.publish(target, body, headers["reply-to"])
           end
@@ -164,10 +164,15 @@ module MCollective
       # `federation` header, those of a direct request in batches (ChoriaNats::Federation#messages).
       def publish_federated(msg)
         headers = request_headers(msg)
-        hosts = msg.type == :direct_request ? msg.discovered_hosts : [nil]
+        hosts = msg.type == :direct_request ? sendable_hosts(msg) : [nil]
         targets = hosts.map { |host| make_target(msg.agent, msg.type, msg.collective, host) }
         federation.messages(payload: msg.payload, headers: headers, targets: targets, requestid: msg.requestid)
                   .each { |subject, body| @connection.publish(subject, body, headers["reply-to"]) }
+      end
+
+      # The discovered hosts a direct request can be sent to (ChoriaNats::Targets.sendable).
+      def sendable_hosts(msg)
+        ChoriaNats::Targets.sendable(msg.discovered_hosts) { |problem| Log.warn(problem) }
       end
 
       # Whether this is mcollectived (MCollective's server mode), not mco.
