@@ -247,7 +247,7 @@ RSpec.describe "Federation through the real Choria Federation Broker" do
       expect(pinged(output)).to eq(all_nodes), output
       log = File.read(File.join(@dir, "srv.log"))
       expect(log).to include("Connected to NATS #{@a.address} (srv)")
-      expect(log).to include("through the federation brokers from SRV " \
+      expect(log).to include("through the federation brokers from SRV _mcollective-federation_server._tcp.fed.test, " \
                              "_x-puppet-mcollective_federation._tcp.fed.test: 127.0.0.1:#{@a.port}")
     ensure
       dnsmasq&.stop
