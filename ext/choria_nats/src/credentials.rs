@@ -10,8 +10,9 @@ use crate::utc::format_utc;
 use data_encoding::BASE64URL_NOPAD;
 use nkeys::{KeyPair, KeyPairType};
 use std::fmt;
-use std::fs::File;
+
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -213,7 +214,14 @@ fn claims(path: &Path, jwt: &str) -> Result<Claims, Failure> {
 
 /// The file's text, if it is a regular file that other users cannot read, and small enough to be a credentials file.
 fn read_private(path: &Path) -> Result<String, Failure> {
-    let mut file = File::open(path).map_err(|e| match e.kind() {
+    // Non-blocking, so that a FIFO at the path is refused below instead of
+    // holding the connect until something writes to it.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            match e.kind() {
         std::io::ErrorKind::NotFound => refused(
             path,
             "does not exist: check plugin.nats.credentials (or MCOLLECTIVE_NATS_CREDENTIALS)",
@@ -223,7 +231,8 @@ fn read_private(path: &Path) -> Result<String, Failure> {
             "cannot be read by this user: it must be readable by the user the connector runs as",
         ),
         _ => refused(path, format_args!("cannot be opened: {e}")),
-    })?;
+    }
+        })?;
     // The open file is checked, so a file swapped after the check is not read.
     let meta = file
         .metadata()
@@ -304,6 +313,30 @@ mod tests {
     use async_nats::AuthError;
 
     const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn refuses_a_fifo_without_waiting_for_a_writer() {
+        let dir = std::env::temp_dir().join(format!("choria-nats-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        let fifo = dir.join("user.creds");
+        let made = std::process::Command::new("mkfifo")
+            .args(["-m", "600"])
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = sender.send(read_private(&path).map(|_| ()).map_err(|f| f.message));
+        });
+        let outcome = receiver
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the read returns without a writer");
+        std::fs::remove_dir_all(&dir).expect("the temp dir is removed");
+        let message = outcome.expect_err("a FIFO is refused");
+        assert!(message.ends_with("is not a regular file"), "{message}");
+    }
 
     fn jwt(sub: &str, exp: Option<i64>) -> String {
         let account = KeyPair::new_account();

@@ -42,7 +42,7 @@ const MAX_HEAD: usize = 8192;
 pub fn encode(snapshot: &Snapshot) -> String {
     let labels = [
         ("identity", snapshot.identity.clone()),
-        ("broker", snapshot.server.clone().unwrap_or_default()),
+        ("broker", snapshot.broker.clone().unwrap_or_default()),
     ]
     .map(|(name, value)| (Cow::Borrowed(name), Cow::Owned(value)));
     let mut registry = Registry::with_labels(labels.into_iter());
@@ -249,6 +249,7 @@ mod tests {
             identity: "node1".into(),
             connected: true,
             server: Some("nats1:4222".into()),
+            broker: Some("nats1:4222".into()),
             source: Some("config".into()),
             connected_since: None,
             last_received: None,

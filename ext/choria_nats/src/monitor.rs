@@ -43,6 +43,11 @@ pub struct Snapshot {
     pub connected: bool,
     /// `host:port` of the broker in use, or being tried.
     pub server: Option<String>,
+    /// The broker in use, else the last one connected to: the metrics'
+    /// `broker` label, which must not follow the reconnect attempts from
+    /// broker to broker, or an alert on `connected` would start again with
+    /// each attempt.
+    pub broker: Option<String>,
     /// Where that broker came from (configuration, SRV).
     pub source: Option<String>,
     pub connected_since: Option<i64>,
@@ -72,6 +77,22 @@ struct Seen {
     last_sent: Option<i64>,
     /// `(time, reconnects, dropped)` of each snapshot within `RECENT`.
     history: VecDeque<(i64, u64, u64)>,
+    /// The last broker this connection was connected to.
+    last_broker: Option<String>,
+}
+
+impl Seen {
+    /// Remembers since when the link is up, and the broker it is up to.
+    fn note_link(&mut self, connected: bool, server: Option<&str>, connects: u64, now: i64) {
+        if !connected {
+            self.connected_since = None;
+            return;
+        }
+        self.last_broker = server.map(str::to_string);
+        if self.connected_since.is_none() || connects != self.connects {
+            self.connected_since = Some(now);
+        }
+    }
 }
 
 pub struct Monitor {
@@ -155,14 +176,14 @@ impl Monitor {
         if stats.out_msgs > seen.out_msgs {
             seen.last_sent = Some(now);
         }
-        if !connected {
-            seen.connected_since = None;
-        } else if seen.connected_since.is_none() || connects != seen.connects {
-            seen.connected_since = Some(now);
-        }
+        seen.note_link(connected, server.as_deref(), connects, now);
         (seen.in_msgs, seen.out_msgs, seen.connects) = (stats.in_msgs, stats.out_msgs, connects);
-        seen.history
-            .push_back((now, stats.reconnects, stats.dropped));
+        // One entry a second at most, however often a scrape asks: the
+        // window stays bounded by RECENT's seconds, not by the requests.
+        if seen.history.back().is_none_or(|&(t, _, _)| t != now) {
+            seen.history
+                .push_back((now, stats.reconnects, stats.dropped));
+        }
         while seen
             .history
             .front()
@@ -181,6 +202,7 @@ impl Monitor {
         Snapshot {
             identity: self.identity.clone(),
             connected,
+            broker: seen.last_broker.clone(),
             server,
             source,
             connected_since: seen.connected_since,
@@ -296,7 +318,45 @@ impl WriteFailures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backoff::Backoff;
+    use crate::server_pool::ServerPool;
     use std::path::PathBuf;
+
+    #[test]
+    fn keeps_the_last_broker_connected_to_while_attempts_move_between_brokers() {
+        let mut seen = Seen::default();
+        seen.note_link(true, Some("nats1:4222"), 1, 100);
+        seen.note_link(false, Some("nats2:4222"), 1, 101);
+        seen.note_link(false, Some("nats1:4222"), 1, 102);
+        seen.note_link(false, Some("nats2:4222"), 1, 103);
+        assert_eq!(seen.last_broker.as_deref(), Some("nats1:4222"));
+        assert_eq!(seen.connected_since, None);
+        seen.note_link(true, Some("nats2:4222"), 2, 104);
+        assert_eq!(seen.last_broker.as_deref(), Some("nats2:4222"));
+        assert_eq!(seen.connected_since, Some(104));
+    }
+
+    #[test]
+    fn remembers_one_snapshot_a_second_however_often_it_is_asked() {
+        let servers = vec![("127.0.0.1:4222".to_string(), "config".to_string())];
+        let pool = ServerPool::new(&servers, false, &mut rand::rng()).expect("one server");
+        let monitoring = Monitoring {
+            status_file: None,
+            status_interval: Duration::from_secs(30),
+            stats_listen: None,
+        };
+        let monitor = Monitor::new(
+            Shared::new(pool, Backoff::default()),
+            monitoring,
+            "node".to_string(),
+            None,
+        );
+        for _ in 0..10_000 {
+            monitor.snapshot();
+        }
+        let held = monitor.seen.lock().expect("not poisoned").history.len();
+        assert!(held <= 2, "{held} snapshots held");
+    }
 
     #[test]
     fn logs_the_first_failed_write_then_few_and_the_recovery() {

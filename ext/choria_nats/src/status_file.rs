@@ -119,6 +119,7 @@ mod tests {
             identity: "node1.example.net".into(),
             connected,
             server: Some("nats1:4222".into()),
+            broker: Some("nats1:4222".into()),
             source: Some("config".into()),
             connected_since: Some(1_795_040_000),
             last_received: Some(1_795_040_860),
