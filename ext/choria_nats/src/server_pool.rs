@@ -40,6 +40,8 @@ impl Entry {
 pub struct SrvChange {
     pub added: Vec<String>,
     pub removed: Vec<String>,
+    /// Records that are not a usable address, each with why; the others are used.
+    pub refused: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -143,21 +145,27 @@ impl ServerPool {
     /// current server while it has not failed since it was connected; new
     /// ones join with source `srv`; configured and announced servers stay.
     /// Returns the labels added and removed.
-    pub fn refresh_srv(&mut self, specs: &[String]) -> Result<SrvChange, Failure> {
+    /// `complete` is false when the answer is only part of what DNS lists
+    /// (a name did not answer): servers are then added, never removed.
+    pub fn refresh_srv(&mut self, specs: &[String], complete: bool) -> SrvChange {
+        let mut change = SrvChange::default();
         let mut fresh = Vec::with_capacity(specs.len());
         for spec in specs {
-            fresh.push(parse_address(spec)?);
+            match parse_address(spec) {
+                Ok(parsed) => fresh.push(parsed),
+                Err(failure) => change.refused.push(failure.message),
+            }
         }
-        let mut change = SrvChange::default();
         if fresh.is_empty() {
-            return Ok(change);
+            return change;
         }
         let connected = self
             .current
             .filter(|&c| self.entries[c].failures == 0)
             .map(|c| self.entries[c].addr.clone());
         self.entries.retain(|e| {
-            let stays = !(e.source == SOURCE_SRV || e.source == SOURCE_DEFAULT)
+            let stays = !complete
+                || !(e.source == SOURCE_SRV || e.source == SOURCE_DEFAULT)
                 || fresh.iter().any(|(addr, _)| addr == &e.addr)
                 || connected.as_ref() == Some(&e.addr);
             if !stays {
@@ -179,7 +187,7 @@ impl ServerPool {
             });
         }
         self.current = connected.and_then(|addr| self.entries.iter().position(|e| e.addr == addr));
-        Ok(change)
+        change
     }
 
     /// Picks the server for the next attempt: the fewest failures since its
@@ -291,13 +299,11 @@ mod tests {
         .map(|(a, s)| (a.to_string(), s.to_string()))
         .collect();
         let mut p = ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap();
-        let change = p
-            .refresh_srv(&["new1:4222".into(), "old:1".into()])
-            .unwrap();
+        let change = p.refresh_srv(&["new1:4222".into(), "old:1".into()], true);
         assert_eq!(change.added, vec!["new1:4222".to_string()]);
         assert_eq!(change.removed, vec!["puppet:4222".to_string()]);
         assert_eq!(p.describe(), "c:1 (config), old:1 (srv), new1:4222 (srv)");
-        assert_eq!(p.refresh_srv(&[]).unwrap(), SrvChange::default());
+        assert_eq!(p.refresh_srv(&[], true), SrvChange::default());
         assert_eq!(p.len(), 3);
     }
 
@@ -310,15 +316,41 @@ mod tests {
         let mut p = ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap();
         assert_eq!(p.choose().label, "a:1");
         p.record_success();
-        let change = p.refresh_srv(&["d:1".into()]).unwrap();
+        let change = p.refresh_srv(&["d:1".into()], true);
         assert_eq!(change.removed, vec!["b:1".to_string()]);
         assert_eq!(p.describe(), "a:1 (srv), c:1 (config), d:1 (srv)");
         assert_eq!(p.current().label, "a:1");
         p.record_failure("refused".into());
-        let change = p.refresh_srv(&["d:1".into()]).unwrap();
+        let change = p.refresh_srv(&["d:1".into()], true);
         assert_eq!(change.removed, vec!["a:1".to_string()]);
         assert!(change.added.is_empty());
         assert_eq!(p.describe(), "c:1 (config), d:1 (srv)");
+    }
+
+    #[test]
+    fn a_partial_answer_adds_and_never_removes() {
+        let specs: Vec<_> = [("a:1", "srv"), ("b:1", "srv")]
+            .iter()
+            .map(|(a, s)| (a.to_string(), s.to_string()))
+            .collect();
+        let mut p = ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap();
+        let change = p.refresh_srv(&["c:1".into()], false);
+        assert_eq!(change.added, vec!["c:1".to_string()]);
+        assert!(change.removed.is_empty());
+        assert_eq!(p.describe(), "a:1 (srv), b:1 (srv), c:1 (srv)");
+    }
+
+    #[test]
+    fn an_unusable_record_is_refused_alone() {
+        let specs: Vec<_> = [("a:1", "srv")]
+            .iter()
+            .map(|(a, s)| (a.to_string(), s.to_string()))
+            .collect();
+        let mut p = ServerPool::new(&specs, false, &mut StdRng::seed_from_u64(1)).unwrap();
+        let change = p.refresh_srv(&["bad\\name:1".into(), "b:1".into()], true);
+        assert_eq!(change.refused.len(), 1, "{:?}", change.refused);
+        assert_eq!(change.added, vec!["b:1".to_string()]);
+        assert_eq!(p.describe(), "b:1 (srv)");
     }
 
     #[test]

@@ -201,32 +201,36 @@ impl Shared {
             .iter()
             .map(|r| format!("{}:{}", r.host, r.port))
             .collect();
-        let mut pool = self.pool();
-        match pool.refresh_srv(&specs) {
-            Ok(change) if !change.added.is_empty() || !change.removed.is_empty() => {
-                let none = || "none".to_string();
-                let line = format!(
-                    "SRV answer changed: added {}, removed {}; server pool: {}",
-                    if change.added.is_empty() {
-                        none()
-                    } else {
-                        change.added.join(", ")
-                    },
-                    if change.removed.is_empty() {
-                        none()
-                    } else {
-                        change.removed.join(", ")
-                    },
-                    pool.describe()
-                );
-                drop(pool);
-                self.log(Level::Info, line);
-            }
-            Ok(_) => {}
-            Err(failure) => {
-                drop(pool);
-                self.log(Level::Warn, format!("Ignoring an SRV record: {failure}"));
-            }
+        if let Some(reason) = &answer.partial {
+            self.log(
+                Level::Warn,
+                format!("Looking SRV records up again answered only in part ({reason}): adding what it lists, removing nothing"),
+            );
+        }
+        let (change, described) = {
+            let mut pool = self.pool();
+            let change = pool.refresh_srv(&specs, answer.partial.is_none());
+            (change, pool.describe())
+        };
+        for refused in &change.refused {
+            self.log(Level::Warn, format!("Ignoring an SRV record: {refused}"));
+        }
+        if !change.added.is_empty() || !change.removed.is_empty() {
+            let listed = |names: &[String]| {
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            };
+            self.log(
+                Level::Info,
+                format!(
+                    "SRV answer changed: added {}, removed {}; server pool: {described}",
+                    listed(&change.added),
+                    listed(&change.removed)
+                ),
+            );
         }
     }
 

@@ -25,6 +25,9 @@ pub struct Answer {
     pub records: Vec<SrvRecord>,
     /// `host:port` of the records beyond `MAX_RECORDS`, in the order they would have been tried.
     pub ignored: Vec<String>,
+    /// Why a name gave no answer while another did: the records are then
+    /// only part of what DNS lists.
+    pub partial: Option<String>,
 }
 
 /// Looks every name of `names` up within `timeout` and returns their
@@ -79,7 +82,10 @@ pub async fn resolve(
     let merged = merge(records);
     match first_failure {
         Some(failure) if merged.is_empty() => Err(failure),
-        _ => Ok(take(rfc2782_order(merged, &mut rand::rng()))),
+        partial => Ok(Answer {
+            partial: partial.map(|failure| failure.message),
+            ..take(rfc2782_order(merged, &mut rand::rng()))
+        }),
     }
 }
 
@@ -115,6 +121,7 @@ fn take(mut ordered: Vec<SrvRecord>) -> Answer {
             .iter()
             .map(|r| format!("{}:{}", r.host, r.port))
             .collect(),
+        partial: None,
     }
 }
 
