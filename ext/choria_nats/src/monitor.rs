@@ -43,10 +43,10 @@ pub struct Snapshot {
     pub connected: bool,
     /// `host:port` of the broker in use, or being tried.
     pub server: Option<String>,
-    /// The broker in use, else the last one connected to: the metrics'
-    /// `broker` label, which must not follow the reconnect attempts from
-    /// broker to broker, or an alert on `connected` would start again with
-    /// each attempt.
+    /// The broker in use, else the last one connected to (before the first
+    /// link, the first one tried): the metrics' `broker` label, which must
+    /// not follow the reconnect attempts from broker to broker, or an alert
+    /// on `connected` would start again with each attempt.
     pub broker: Option<String>,
     /// Where that broker came from (configuration, SRV).
     pub source: Option<String>,
@@ -77,7 +77,8 @@ struct Seen {
     last_sent: Option<i64>,
     /// `(time, reconnects, dropped)` of each snapshot within `RECENT`.
     history: VecDeque<(i64, u64, u64)>,
-    /// The last broker this connection was connected to.
+    /// The last broker this connection was connected to; before the first
+    /// link, the first one tried.
     last_broker: Option<String>,
 }
 
@@ -86,6 +87,10 @@ impl Seen {
     fn note_link(&mut self, connected: bool, server: Option<&str>, connects: u64, now: i64) {
         if !connected {
             self.connected_since = None;
+            // Before the first link, the first broker tried names the series.
+            if self.last_broker.is_none() {
+                self.last_broker = server.map(str::to_string);
+            }
             return;
         }
         self.last_broker = server.map(str::to_string);
@@ -325,6 +330,9 @@ mod tests {
     #[test]
     fn keeps_the_last_broker_connected_to_while_attempts_move_between_brokers() {
         let mut seen = Seen::default();
+        seen.note_link(false, Some("nats3:4222"), 0, 98);
+        seen.note_link(false, Some("nats1:4222"), 0, 99);
+        assert_eq!(seen.last_broker.as_deref(), Some("nats3:4222"));
         seen.note_link(true, Some("nats1:4222"), 1, 100);
         seen.note_link(false, Some("nats2:4222"), 1, 101);
         seen.note_link(false, Some("nats1:4222"), 1, 102);
