@@ -12,35 +12,29 @@ const DAY: i64 = 86_400;
 /// Certificates cannot name a time outside 1970 to 9999 (rustls and
 /// `x509.rs` both refuse them), so the fallback is for impossible input only.
 pub fn format_utc(unix_seconds: u64) -> String {
-    match DateTime::from_unix_duration(std::time::Duration::from_secs(unix_seconds)) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minutes(),
-            t.seconds()
-        ),
-        Err(_) => format!("{unix_seconds} seconds after 1970-01-01 00:00:00 UTC"),
-    }
+    written(unix_seconds, ' ', " UTC")
+        .unwrap_or_else(|| format!("{unix_seconds} seconds after 1970-01-01 00:00:00 UTC"))
+}
+
+/// `YYYY-MM-DD`, `between`, `hh:mm:ss`, `suffix`; None outside 1970 to 9999.
+fn written(unix_seconds: u64, between: char, suffix: &str) -> Option<String> {
+    let t = DateTime::from_unix_duration(std::time::Duration::from_secs(unix_seconds)).ok()?;
+    Some(format!(
+        "{:04}-{:02}-{:02}{between}{:02}:{:02}:{:02}{suffix}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minutes(),
+        t.seconds()
+    ))
 }
 
 /// A UTC time as RFC 3339 with a `Z`, `2026-11-24T22:07:50Z`: how Go
 /// writes a `time.Time` in JSON, so tools written for go-choria read it.
 pub fn format_rfc3339(unix_seconds: i64) -> String {
-    match DateTime::from_unix_duration(std::time::Duration::from_secs(unix_seconds.max(0) as u64)) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minutes(),
-            t.seconds()
-        ),
-        Err(_) => "9999-12-31T23:59:59Z".to_string(),
-    }
+    written(unix_seconds.max(0) as u64, 'T', "Z")
+        .unwrap_or_else(|| "9999-12-31T23:59:59Z".to_string())
 }
 
 /// [`format_utc`] for a signed time; times before 1970 read as 1970.
