@@ -57,5 +57,10 @@ module ChoriaNats
     def with_port(host)
       ChoriaNats.broker_address(host, self.class::DEFAULT_PORT, self.class::HOSTS_KEY)
     end
+
+    # The connection's own check of an address, so that a record it would refuse is left out here.
+    def record_problem(host, port)
+      ChoriaNats.server_address_problem("#{host}:#{port}")
+    end
   end
 end

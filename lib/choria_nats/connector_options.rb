@@ -41,6 +41,7 @@ module ChoriaNats
                   key_file: paths.key_file, name: @identity, retry_initial_connect: retry_initial_connect,
                   srv_names: brokers.srv_names, logger: @log, **@settings.connection_options(daemon: @daemon) }
       @log.call(:info, brokers.description) unless @federation # the federation's line names its brokers
+      brokers.srv_ignored.each { |problem| @log.call(:warn, "Ignoring an SRV record: #{problem}") }
       @settings.warnings.each { |line| @log.call(:warn, line) }
       options
     end

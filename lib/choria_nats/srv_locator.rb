@@ -27,6 +27,8 @@ module ChoriaNats
     attr_reader :srv_name
     # The SRV lookup failure (a ChoriaNats::ConnectionError), or nil.
     attr_reader :srv_error
+    # Why each SRV record left out was not a usable address, one line each, after #servers.
+    attr_reader :srv_ignored
 
     # The SRV keywords of #initialize that a ChoriaNats::PluginSettings gives.
     def self.srv_options(settings)
@@ -51,6 +53,7 @@ module ChoriaNats
       @srv_records = []
       @srv_name = nil
       @srv_error = nil
+      @srv_ignored = []
       @domain = nil
       configured = configured_addresses
       return located(:config, configured) unless configured.empty?
@@ -99,7 +102,7 @@ module ChoriaNats
       return [] unless @domain
 
       lookups.each do |asked|
-        records = ask(asked)
+        records = usable(ask(asked))
         next if records.empty?
 
         @srv_name = asked.join(", ")
@@ -125,10 +128,27 @@ module ChoriaNats
       []
     end
 
+    # The records whose address the service can use; the others' reasons go to #srv_ignored, so that
+    # one bad record does not stop the rest from being tried.
+    def usable(records)
+      records.reject do |host, port, _priority, _weight|
+        problem = record_problem(host, port)
+        @srv_ignored << problem if problem
+        problem
+      end
+    end
+
+    # Why a record's target is not a usable address, or nil; a subclass that checks its addresses
+    # overrides it.
+    def record_problem(_host, _port)
+      nil
+    end
+
     def default_reason
       return "SRV lookups are off (plugin.choria.use_srv_records = false)" unless @use_srv
       return "no domain for SRV lookups (set plugin.choria.srv_domain)" unless @domain
       return "the SRV lookup for #{@domain} failed (#{@srv_error.message})" if @srv_error
+      return "no usable SRV records for #{@domain}" unless @srv_ignored.empty?
 
       "no SRV records for #{@domain}"
     end

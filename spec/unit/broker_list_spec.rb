@@ -118,6 +118,25 @@ RSpec.describe ChoriaNats::BrokerList do
       expect(calls.size).to eq(2)
     end
 
+    it "leaves out a record the connection could not use, saying why, and uses the others" do
+      records["_mcollective-server._tcp.example.net"] = [["bad\\name.example.net", 4222, 0, 0],
+                                                         ["good.example.net", 4222, 0, 0]]
+      brokers = list
+      expect(brokers.servers).to eq([%w[good.example.net:4222 srv]])
+      expect(brokers.srv_ignored).to eq([ChoriaNats.server_address_problem("bad\\name.example.net:4222")])
+      expect(brokers.srv_ignored.first).to include("bad\\\\name.example.net:4222")
+    end
+
+    it "falls back to the default when no record is usable, and says so" do
+      records["_mcollective-server._tcp.example.net"] = [["bad\\name.example.net", 4222, 0, 0]]
+      brokers = list
+      expect(brokers.servers).to eq([%w[puppet:4222 default]])
+      expect(brokers.srv_ignored.size).to eq(1)
+      expect(brokers.description).to eq(
+        "NATS brokers: none configured and no usable SRV records for example.net: using the default puppet:4222"
+      )
+    end
+
     it "asks for the machine's domain once it has one" do
       brokers = list
       3.times { brokers.servers }
