@@ -34,8 +34,8 @@ module ChoriaNats
             Judge the status file mcollectived writes (plugin.choria.status_file_path) the Nagios
             way: one line, exit status 0 OK, 1 WARNING (the certificate expires within DAYS,
             default #{StatusCheck::DEFAULT_CERT_DAYS}; reconnects or drops in the last minutes), 2 CRITICAL (the file is
-            missing or older than SECONDS, default #{StatusCheck::DEFAULT_MAX_AGE}; not connected; the certificate
-            expired), 3 UNKNOWN (the file cannot be read, a bad command line).
+            missing or older than SECONDS, default #{StatusCheck::STALE_WRITES} times the file's update_interval; not
+            connected; the certificate expired), 3 UNKNOWN (the file cannot be read, a bad command line).
         help
             Show this help.
 

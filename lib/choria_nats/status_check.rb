@@ -11,16 +11,17 @@ module ChoriaNats
   class StatusCheck
     # Nagios exit statuses, by name.
     CODES = { ok: 0, warning: 1, critical: 2, unknown: 3 }.freeze
-    # Seconds after which a status file is stale when --max-age is not given: ten writes at the
-    # default interval.
-    DEFAULT_MAX_AGE = 300
+    # Writes a daemon may miss before its status file is stale, when --max-age is not given: the
+    # age allowed is this many times the file's own update_interval.
+    STALE_WRITES = 10
     # Days before its expiry at which the certificate is a warning when --cert-days is not given.
     DEFAULT_CERT_DAYS = 14
     # The most of the file read: a status file is under a kilobyte.
     MAX_BYTES = 64 * 1024
 
-    # file:: the status file; max_age:: seconds; cert_days:: days; now:: the time to judge at.
-    def initialize(file, max_age: DEFAULT_MAX_AGE, cert_days: DEFAULT_CERT_DAYS, now: Time.now)
+    # file:: the status file; max_age:: seconds, or nil for STALE_WRITES writes at the file's own
+    # update_interval; cert_days:: days; now:: the time to judge at.
+    def initialize(file, max_age: nil, cert_days: DEFAULT_CERT_DAYS, now: Time.now)
       @file = file
       @max_age = max_age
       @cert_days = cert_days
@@ -64,8 +65,9 @@ module ChoriaNats
     def judge(status, mtime)
       problems = []
       age = (@now - mtime).round
-      if age > @max_age
-        problems << [:critical, "the status file is #{age}s old, over #{@max_age}s: is mcollectived running?"]
+      max_age = @max_age || default_max_age(status)
+      if age > max_age
+        problems << [:critical, "the status file is #{age}s old, over #{seconds(max_age)}s: is mcollectived running?"]
       end
       problems << [:critical, "not connected to NATS"] unless status["connected"] == true
       problems.concat(certificate(status))
@@ -74,6 +76,26 @@ module ChoriaNats
       words = problems.map(&:last)
       words = [connected_line(status)] if words.empty?
       result(worst, "#{status['identity']}: #{words.join('; ')}", perfdata(status, age))
+    end
+
+    # STALE_WRITES writes at the interval the file says it is written at (a whole number of seconds).
+    def default_max_age(status)
+      interval = status["update_interval"]
+      interval = default_interval unless interval.is_a?(Numeric) && interval.positive? && interval.finite?
+      (STALE_WRITES * interval).ceil
+    end
+
+    # The setting's default, for a file that does not say its interval. The table is in the native
+    # library, which the check loads only then: a current daemon always writes the interval.
+    def default_interval
+      require_relative "../choria_nats"
+      require_relative "settings_table"
+      SettingsTable.default("status_update_interval")
+    end
+
+    # 100 for 100.0: the --max-age a user typed, as they typed it.
+    def seconds(value)
+      value == value.to_i ? value.to_i : value
     end
 
     def connected_line(status)

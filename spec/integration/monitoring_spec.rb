@@ -133,7 +133,8 @@ RSpec.describe "Monitoring: the status file, choria-nats status --check and the 
     expect(File.stat(@status_file).mode & 0o777).to eq(0o644)
     expect(current).to include("identity" => @identity, "connected" => true,
                                "connected_server" => @broker.address, "server_source" => "config",
-                               "version" => ChoriaNats::VERSION, "nats_client" => ChoriaNats::NATS_CLIENT)
+                               "update_interval" => 1.0, "version" => ChoriaNats::VERSION,
+                               "nats_client" => ChoriaNats::NATS_CLIENT)
     expires = @pki.certificate_for(@identity).not_after.utc
     expect(current["certificate_expires"]).to eq(expires.strftime("%Y-%m-%dT%H:%M:%SZ"))
     expect(current["stats"].keys).to include("in_msgs", "out_msgs", "reconnects", "dropped", "skipped")

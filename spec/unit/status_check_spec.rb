@@ -48,6 +48,18 @@ RSpec.describe "choria-nats status --check" do
     expect(check).to match([1, /1 reconnects in the last 900s; 3 messages dropped in the last 900s/])
   end
 
+  it "judges a file stale after ten writes at the interval the file says it is written at" do
+    write(status("update_interval" => 120.0), age: 1199)
+    expect(check.first).to eq(0)
+    write(status("update_interval" => 120.0), age: 1201)
+    expect(check).to match([2, /the status file is 1201s old, over 1200s/])
+    write(status("update_interval" => 0.5), age: 6)
+    expect(check).to match([2, /the status file is 6s old, over 5s/])
+    write(status("update_interval" => "junk"), age: 299)
+    expect(check.first).to eq(0)
+    expect(check("--max-age", "100")).to match([2, /over 100s/])
+  end
+
   it "is CRITICAL, exit 2, when the file is missing or stale, not connected, or the certificate expired" do
     expect(check).to match([2, /\ACRITICAL: #{Regexp.escape(file)} does not exist/])
     write(status, age: 301)

@@ -252,7 +252,9 @@ impl Monitor {
                 continue;
             }
             next_write = Instant::now() + self.settings.status_interval;
-            let mut content = status_file::render(&snapshot).to_string().into_bytes();
+            let mut content = status_file::render(&snapshot, self.settings.status_interval)
+                .to_string()
+                .into_bytes();
             content.push(b'\n');
             let target = path.clone();
             // The loop waits for the write, so a slow disk delays the next

@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Readable by every monitoring agent; never writable by them.
 const MODE: u32 = 0o644;
@@ -16,8 +17,10 @@ const MODE: u32 = 0o644;
 /// someone creates files to match.
 const ATTEMPTS: usize = 5;
 
-/// The JSON document of a snapshot.
-pub fn render(snapshot: &Snapshot) -> Value {
+/// The JSON document of a snapshot; `interval` is the time between writes,
+/// written down so that a checker can tell a stale file without knowing the
+/// daemon's settings.
+pub fn render(snapshot: &Snapshot, interval: Duration) -> Value {
     let time = |t: Option<i64>| t.map(format_rfc3339);
     let stats = &snapshot.stats;
     json!({
@@ -52,6 +55,7 @@ pub fn render(snapshot: &Snapshot) -> Value {
         "version": env!("CARGO_PKG_VERSION"),
         "nats_client": crate::NATS_CLIENT,
         "updated": format_rfc3339(snapshot.now),
+        "update_interval": interval.as_secs_f64(),
     })
 }
 
@@ -146,7 +150,7 @@ mod tests {
 
     #[test]
     fn renders_go_choria_keys_and_ours() {
-        let doc = render(&snapshot(true));
+        let doc = render(&snapshot(true), Duration::from_secs(30));
         assert_eq!(doc["identity"], "node1.example.net");
         assert_eq!(doc["connected"], true);
         assert_eq!(doc["connected_server"], "nats1:4222");
@@ -161,11 +165,12 @@ mod tests {
         assert_eq!(doc["certificate_expires"], "2026-12-08T22:27:55Z");
         assert_eq!(doc["certificate_days_left"], 20);
         assert_eq!(doc["updated"], "2026-11-18T22:27:50Z");
+        assert_eq!(doc["update_interval"], 30.0);
     }
 
     #[test]
     fn a_link_that_is_down_has_no_server() {
-        let doc = render(&snapshot(false));
+        let doc = render(&snapshot(false), Duration::from_secs(30));
         assert_eq!(doc["connected"], false);
         assert_eq!(doc["connected_server"], "");
         assert_eq!(doc["connected_since"], Value::Null);
