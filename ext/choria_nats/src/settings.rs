@@ -179,18 +179,20 @@ where
             _ => None,
         };
         let address = self.text(&table::STATS_ADDRESS)?;
-        let address = match address.as_deref().map(str::trim) {
-            None | Some("") => std::net::IpAddr::from([127, 0, 0, 1]),
-            Some(text) => text
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse()
-                .map_err(|_| {
-                    Failure::config(format!(
-                        "plugin.choria.stats_address (the option stats_address) must be an IP address such as 127.0.0.1 or ::1, not {text:?}"
-                    ))
-                })?,
+        // An empty value means the default, as an unset one does.
+        let text = match address.as_deref().map(str::trim) {
+            None | Some("") => table::STATS_ADDRESS.default.name(),
+            Some(text) => text,
         };
+        let address: std::net::IpAddr = text
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| {
+                Failure::config(format!(
+                    "plugin.choria.stats_address (the option stats_address) must be an IP address such as 127.0.0.1 or ::1, not {text:?}"
+                ))
+            })?;
         Ok(Monitoring {
             status_file,
             status_interval,

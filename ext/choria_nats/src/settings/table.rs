@@ -43,7 +43,7 @@ pub enum DefaultValue {
     Seconds(f64),
     Count(u64),
     Flag(bool),
-    /// A name, for a `Choice`.
+    /// A name or a text: a `Choice`'s name, a `Text` setting's value.
     Name(&'static str),
     /// Worked out when it is needed (a lookup, another setting), as said here.
     Described(&'static str),
@@ -64,6 +64,14 @@ impl DefaultValue {
         match self {
             DefaultValue::Count(count) => count,
             _ => panic!("not a default count"),
+        }
+    }
+
+    /// The text of a `Name` default (see `seconds`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            DefaultValue::Name(name) => name,
+            _ => panic!("not a default name"),
         }
     }
 }
@@ -579,7 +587,7 @@ pub const STATS_PORT: Setting = Setting {
 pub const STATS_ADDRESS: Setting = Setting {
     name: "stats_address",
     kind: Type::Text,
-    default: DefaultValue::Described("`127.0.0.1`"),
+    default: DefaultValue::Name("127.0.0.1"),
     key: Some("plugin.choria.stats_address"),
     env: None,
     role: Role::Optional,
