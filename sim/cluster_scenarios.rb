@@ -156,7 +156,7 @@ module ChoriaNats
       def scenario
         victim = @cluster.members.first
         step = move(victim, :kill)
-        @result.merge!(step.except(:broker, :per_broker), killed: victim.address)
+        @result.merge!(step.reject { |key, _| %i[broker per_broker].include?(key) }, killed: victim.address)
         @result[:broadcast] = verify(@cluster.running.first)
         @result[:per_broker] = where["brokers"]
         bring_back(victim)
