@@ -9,7 +9,7 @@ module ChoriaNats
     # measures where their nodes go, how fast, at what cost to the brokers
     # that take them, and that a broadcast still reaches every node.
     class ClusterScenario
-      # Seconds to wait for the nodes of one broker to be back elsewhere.
+      # Seconds to wait for the nodes of one broker to be back elsewhere, by default.
       MOVE_LIMIT = 120
       # What a broker logs for a TLS handshake that failed or ran out of time.
       HANDSHAKE_FAILED = /TLS handshake (error|timeout)/.freeze
@@ -19,13 +19,15 @@ module ChoriaNats
       # dir:: scratch directory; pki:: a TestSupport::PKI; nodes:: fleet size
       # brokers:: cluster members; options:: fleet_sim flags (reconnect_spread, ...)
       # settle:: seconds a broker that came back is given before anything is measured on it
-      def initialize(dir:, pki:, nodes:, brokers: 3, options: {}, settle: 5, log: $stderr)
+      # move_limit:: seconds the nodes of a broker have to be back elsewhere
+      def initialize(dir:, pki:, nodes:, brokers: 3, options: {}, settle: 5, move_limit: MOVE_LIMIT, log: $stderr)
         @dir = dir
         @pki = pki
         @nodes = nodes
         @brokers = brokers
         @options = options
         @settle = settle
+        @move_limit = move_limit
         @log = log
         @direct = 0
         @broadcasts = 0
@@ -79,7 +81,7 @@ module ChoriaNats
         @fleet.ask("mark", "marked", 10)
         gone = Sim.now
         how == :kill ? broker.kill : broker.stop
-        back = @fleet.ask("wait_back #{MOVE_LIMIT} #{moving}", "back", MOVE_LIMIT + 30)
+        back = @fleet.ask("wait_back #{@move_limit} #{moving}", "back", @move_limit + 30)
         step = { broker: broker.address, moved: moving, back: back["back"],
                  **Timing.of(back["times"].map { |t| t - gone }.sort, moving),
                  **received(receivers, moving), failures: back["failures"], client_errors: back["client_errors"] }

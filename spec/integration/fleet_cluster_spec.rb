@@ -22,7 +22,8 @@ RSpec.describe "A simulated fleet of 300 nodes on a three-broker cluster" do
   end
 
   def scenario(kind)
-    kind.new(dir: @dir, pki: @pki, nodes: nodes, options: { reconnect_spread: 4 }, settle: 2, log: nil).run
+    kind.new(dir: @dir, pki: @pki, nodes: nodes, options: { reconnect_spread: 4 }, settle: 2, move_limit: 15,
+             log: nil).run
   end
 
   it "refuses a route from a broker whose certificate the cluster's CA did not sign", bounded: 60 do
