@@ -56,7 +56,7 @@ module ChoriaNats
       end
 
       def setup
-        ready = @fleet.read("ready", 120 + (@nodes / 50))
+        ready = @fleet.ready
         @result[:setup_seconds] = ready["seconds"]
         @result[:per_broker_before] = where["brokers"]
         say(format("%<n>d nodes connected and subscribed in %<s>.1fs, spread %<b>s",

@@ -16,8 +16,9 @@ module ChoriaNats
   # simulated nodes (the gem's own connect code and reconnect policy, or bare
   # async-nats for the baseline) against a real nats-server with TLS and
   # client certificates; this module starts both, restarts the broker, and
-  # measures the storm. `sim/run.rb` is the command line; the RSpec
-  # integration spec runs a small fleet through the same code.
+  # measures the storm. `sim/cluster_scenarios.rb` runs the fleet on a
+  # cluster instead. `sim/run.rb` is the command line; the RSpec
+  # integration specs run small fleets through the same code.
   module Sim
     ROOT = File.expand_path("..", __dir__)
     # The example's binary, built in release with the gem's workspace.
@@ -171,6 +172,11 @@ module ChoriaNats
         @nodes = nodes
       end
 
+      # The "ready" line: every node connected and subscribed; the wait grows with the fleet.
+      def ready
+        read("ready", 120 + (@nodes / 50))
+      end
+
       # Sends a command.
       def command(line)
         @in.puts(line)
@@ -251,7 +257,7 @@ module ChoriaNats
       end
 
       def setup
-        ready = @fleet.read("ready", 120 + (@nodes / 50))
+        ready = @fleet.ready
         @result[:setup_seconds] = ready["seconds"]
         say(format("%<n>d nodes connected and subscribed in %<s>.1fs", n: ready["nodes"], s: ready["seconds"]))
         sleep 1

@@ -4,6 +4,8 @@
 # The fleet simulation: N nodes reconnecting after a broker restart, with
 # the gem's reconnect policy and with async-nats' default, then a reply
 # fan-out to a real MCollective connector. See docs/performance.md, "Reconnect storms".
+# With --brokers 3, the fleet on a cluster that loses a broker or is restarted
+# in turn instead ("The fleet on a cluster").
 #
 #   ruby sim/run.rb                      # N = 1,000, 5,000, 10,000; both policies; fan-out at 10,000
 #   ruby sim/run.rb --nodes 1000 --policies choria --no-fanout
@@ -81,6 +83,13 @@ def run_cluster(options, results)
   end
 end
 
+# Stamps the end of the run and writes every measurement to `file`.
+def write_results(file, results)
+  results[:finished] = Time.now.utc.to_s
+  FileUtils.mkdir_p(File.dirname(file))
+  File.write(file, JSON.pretty_generate(results))
+end
+
 limits = ChoriaNats::Sim.limits
 warn "limits: #{limits.inspect}"
 warn "building fleet_sim (cargo, release) if needed..."
@@ -88,9 +97,7 @@ ChoriaNats::Sim.binary
 if options[:brokers] > 1
   results = { started: Time.now.utc.to_s, limits: limits, scenarios: [] }
   run_cluster(options, results)
-  results[:finished] = Time.now.utc.to_s
-  FileUtils.mkdir_p(File.dirname(options[:json]))
-  File.write(options[:json], JSON.pretty_generate(results))
+  write_results(options[:json], results)
   puts
   puts "#{options[:brokers]} brokers (times in seconds from the broker going away; rolling-restart: the slowest step)"
   puts
@@ -119,10 +126,7 @@ Dir.mktmpdir("choria-nats-sim") do |dir|
     end
   end
 end
-results[:finished] = Time.now.utc.to_s
-
-FileUtils.mkdir_p(File.dirname(options[:json]))
-File.write(options[:json], JSON.pretty_generate(results))
+write_results(options[:json], results)
 puts
 puts "Broker restart after a #{options[:outage]} s outage (times in seconds from the restart)"
 puts
