@@ -2,7 +2,8 @@
 
 # `rake sim`: the fleet simulation of sim/run.rb (docs/performance.md, Reconnect storms):
 # 1,000, 5,000 and 10,000 simulated nodes through a broker restart, with the
-# gem's reconnect policy and with async-nats' default, then a reply fan-out.
+# gem's reconnect policy and with async-nats' default, then a reply fan-out;
+# SIM_ARGS="--brokers 3" runs the cluster scenarios instead (The fleet on a cluster).
 # Options go through SIM_ARGS, for example SIM_ARGS="--nodes 1000 --no-fanout".
 require "shellwords"
 

@@ -9,15 +9,16 @@ require "tmpdir"
 
 $LOAD_PATH.unshift(File.expand_path("../lib", __dir__))
 require "choria_nats"
-%w[pki nats_server mcollective_config].each { |file| require_relative "../spec/support/#{file}" }
+%w[pki nats_server nats_cluster mcollective_config].each { |file| require_relative "../spec/support/#{file}" }
 
 module ChoriaNats
   # The fleet simulation: `ext/choria_nats/examples/fleet_sim.rs` runs N
   # simulated nodes (the gem's own connect code and reconnect policy, or bare
   # async-nats for the baseline) against a real nats-server with TLS and
   # client certificates; this module starts both, restarts the broker, and
-  # measures the storm. `sim/run.rb` is the command line; the RSpec
-  # integration spec runs a small fleet through the same code.
+  # measures the storm. `sim/cluster_scenarios.rb` runs the fleet on a
+  # cluster instead. `sim/run.rb` is the command line; the RSpec
+  # integration specs run small fleets through the same code.
   module Sim
     ROOT = File.expand_path("..", __dir__)
     # The example's binary, built in release with the gem's workspace.
@@ -99,18 +100,81 @@ module ChoriaNats
       format("node%05d.example.net", node)
     end
 
+    # The machine's load averages (1, 5, 15 minutes), recorded before each run.
+    def load_average
+      File.read("/proc/loadavg").split.first(3).map { |v| Float(v) }
+    rescue SystemCallError, ArgumentError
+      nil
+    end
+
+    # Sends one message to each node's own subject through the broker at
+    # `address`; returns the seconds it took to send them all.
+    def message_each_node(address, pki, nodes)
+      checker = ChoriaNats::Connection.connect(
+        servers: [address], ca_file: pki.ca_file, cert_file: pki.cert_for(CLIENT_CERT),
+        key_file: pki.key_for(CLIENT_CERT), name: "fleet-checker", publish_timeout: 30
+      )
+      started = now
+      nodes.times { |node| checker.publish("#{COLLECTIVE}.node.#{identity(node)}", "ping #{node}") }
+      yield checker if block_given?
+      checker.flush(60)
+      now - started
+    ensure
+      checker&.close
+    end
+
+    # When nodes came back, as seconds from an event: the first, half, 90%
+    # and the last (nil unless all `expected` came back), the busiest 100 ms,
+    # and how many came back in each second.
+    module Timing
+      module_function
+
+      # times:: sorted seconds from the event
+      def of(times, expected)
+        { first_back: times.first&.round(3), all_back: times.size >= expected ? times.last&.round(3) : nil,
+          p50_back: percentile(times, 0.5), p90_back: percentile(times, 0.9),
+          peak_per_100ms: histogram(times).max || 0, histogram_per_second: per_second(times) }
+      end
+
+      def percentile(sorted, fraction)
+        return nil if sorted.empty?
+
+        sorted[((sorted.size - 1) * fraction).round].round(3)
+      end
+
+      # Returns in each 100 ms after the event.
+      def histogram(times)
+        return [] if times.empty?
+
+        counts = Array.new((times.last / BUCKET).floor + 1, 0)
+        times.each { |t| counts[(t / BUCKET).floor.clamp(0, counts.size - 1)] += 1 }
+        counts
+      end
+
+      def per_second(times)
+        buckets = histogram(times).each_slice((1 / BUCKET).round).map { |slice| [slice.sum, slice.max] }
+        buckets.each_with_index.map { |(sum, peak), second| { second: second, reconnects: sum, peak_100ms: peak } }
+      end
+    end
+
     # The fleet_sim process and its line protocol.
     class Fleet
       attr_reader :pid
 
-      def initialize(binary:, broker:, pki:, nodes:, policy:, options: {}, log: nil)
-        argv = [binary, "--server", broker.address, "--ca", pki.ca_file, "--cert", pki.cert_for(NODE_CERT),
+      # servers:: the "host:port"s of each node's pool
+      def initialize(binary:, servers:, pki:, nodes:, policy:, options: {}, log: nil)
+        argv = [binary, "--server", servers.join(","), "--ca", pki.ca_file, "--cert", pki.cert_for(NODE_CERT),
                 "--key", pki.key_for(NODE_CERT), "--nodes", nodes.to_s, "--policy", policy.to_s,
                 "--collective", COLLECTIVE, "--agent", AGENT]
         options.each { |name, value| argv.push("--#{name.to_s.tr('_', '-')}", value.to_s) }
         @in, @out, @thread = Open3.popen2(*argv, err: [log || File::NULL, "a"])
         @pid = @thread.pid
         @nodes = nodes
+      end
+
+      # The "ready" line: every node connected and subscribed; the wait grows with the fleet.
+      def ready
+        read("ready", 120 + (@nodes / 50))
       end
 
       # Sends a command.
@@ -174,7 +238,7 @@ module ChoriaNats
         @broker = TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, name), monitor: true, name: name,
                                               extra: "max_connections: 100000")
         @broker.start
-        @fleet = Fleet.new(binary: Sim.binary, broker: @broker, pki: @pki, nodes: @nodes, policy: @policy,
+        @fleet = Fleet.new(binary: Sim.binary, servers: [@broker.address], pki: @pki, nodes: @nodes, policy: @policy,
                            options: @options, log: File.join(@dir, "#{name}.fleet.log"))
         setup
         storm
@@ -193,7 +257,7 @@ module ChoriaNats
       end
 
       def setup
-        ready = @fleet.read("ready", 120 + (@nodes / 50))
+        ready = @fleet.ready
         @result[:setup_seconds] = ready["seconds"]
         say(format("%<n>d nodes connected and subscribed in %<s>.1fs", n: ready["nodes"], s: ready["seconds"]))
         sleep 1
@@ -223,14 +287,8 @@ module ChoriaNats
         times = back["times"].map { |t| t - restart }.sort
         @result.merge!(back: back["back"], disconnected: back["disconnected"], failures: back["failures"],
                        client_errors: back["client_errors"])
-        @result.merge!(timing(times), cpu_used(pid, cpu_before), connections)
+        @result.merge!(Timing.of(times, @nodes), cpu_used(pid, cpu_before), connections)
         say(summary)
-      end
-
-      def timing(times)
-        { first_back: times.first&.round(3), all_back: times.size == @nodes ? times.last.round(3) : nil,
-          p50_back: percentile(times, 0.5), p90_back: percentile(times, 0.9),
-          peak_per_100ms: histogram(times).max || 0, histogram_per_second: per_second(times) }
       end
 
       # CPU seconds the broker, the fleet and everything else on the machine used during the storm.
@@ -260,52 +318,28 @@ module ChoriaNats
                f: r[:failures].inspect)
       end
 
-      def percentile(sorted, fraction)
-        return nil if sorted.empty?
-
-        sorted[((sorted.size - 1) * fraction).round].round(3)
-      end
-
-      # Reconnects in each 100 ms after the restart.
-      def histogram(times)
-        return [] if times.empty?
-
-        counts = Array.new((times.last / BUCKET).floor + 1, 0)
-        times.each { |t| counts[(t / BUCKET).floor.clamp(0, counts.size - 1)] += 1 }
-        counts
-      end
-
-      def per_second(times)
-        buckets = histogram(times).each_slice((1 / BUCKET).round).map { |slice| [slice.sum, slice.max] }
-        buckets.each_with_index.map { |(sum, peak), second| { second: second, reconnects: sum, peak_100ms: peak } }
-      end
-
       # A message to each node's own subject and one broadcast: every node must count both.
       def check_subscriptions
-        checker = ChoriaNats::Connection.connect(
-          servers: [@broker.address], ca_file: @pki.ca_file, cert_file: @pki.cert_for(CLIENT_CERT),
-          key_file: @pki.key_for(CLIENT_CERT), name: "fleet-checker", publish_timeout: 30
-        )
         started = Sim.now
-        @nodes.times { |node| checker.publish("#{COLLECTIVE}.node.#{Sim.identity(node)}", "ping #{node}") }
-        checker.publish("#{COLLECTIVE}.broadcast.agent.#{AGENT}", "everyone")
-        checker.flush(60)
+        Sim.message_each_node(@broker.address, @pki, @nodes) do |checker|
+          checker.publish("#{COLLECTIVE}.broadcast.agent.#{AGENT}", "everyone")
+        end
         wait = @result[:all_back] ? 60 : 10
         counts = @fleet.ask("expect 1 1 #{wait}", "counts", wait + 30)
         @result[:subscriptions] = { direct_ok: counts["direct_complete"], broadcast_ok: counts["broadcast_complete"],
                                     seconds: (Sim.now - started).round(3) }
         say("every node's subscriptions: #{counts['direct_complete']}/#{@nodes} direct, " \
             "#{counts['broadcast_complete']}/#{@nodes} broadcast")
-      ensure
-        checker&.close
       end
     end
 
     # Replies to a broadcast from a real MCollective connector in this process.
     class FanOut
       # dir:: scratch directory for the MCollective config
-      def initialize(dir:, pki:, broker:, fleet:, nodes:, log: $stderr)
+      # broadcasts:: broadcasts each node received before this fan-out
+      def initialize(dir:, pki:, broker:, fleet:, nodes:, broadcasts: 1, log: $stderr)
         @dir = dir
+        @broadcasts = broadcasts
         @pki = pki
         @broker = broker
         @fleet = fleet
@@ -318,7 +352,7 @@ module ChoriaNats
       def run(replies_per_node)
         certname = ENV.fetch("MCOLLECTIVE_CERTNAME", nil)
         connector = connect
-        replies_per_node.each_with_index.map { |k, i| burst(connector, k, i + 2) }
+        replies_per_node.each_with_index.map { |k, i| burst(connector, k, @broadcasts + i + 1) }
       ensure
         connector&.disconnect
         ENV["MCOLLECTIVE_CERTNAME"] = certname

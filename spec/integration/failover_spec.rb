@@ -15,45 +15,13 @@ RSpec.describe ChoriaNats::Connection, "failover and dead links" do
   let(:pki) { @pki }
   let(:fast) { { reconnect_initial_delay: 0.1, reconnect_max_delay: 0.5 } }
 
-  # A cluster route block with TLS and verify on the route port, like the seed documentation's.
-  def cluster_block(route_port, peer_route_ports)
-    routes = peer_route_ports.map { |port| "    nats-route://127.0.0.1:#{port}" }.join("\n")
-    <<~CONF
-      cluster {
-        name: "choria-nats-spec"
-        host: "127.0.0.1"
-        port: #{route_port}
-        tls {
-          cert_file: "#{pki.broker_cert}"
-          key_file: "#{pki.broker_key}"
-          ca_file: "#{pki.ca_file}"
-          verify: true
-          timeout: 2
-        }
-        routes = [
-      #{routes}
-        ]
-      }
-    CONF
-  end
-
-  def start_cluster(size)
-    route_ports = Array.new(size) { ChoriaNats::TestSupport::NatsServer.free_port }
-    route_ports.each_with_index.map do |route_port, i|
-      ChoriaNats::TestSupport::NatsServer.new(
-        pki: pki, dir: File.join(@dir, "cluster#{i}"), name: "n#{i}",
-        extra: cluster_block(route_port, route_ports - [route_port])
-      ).start
-    end
-  end
-
   it "dials only the configured brokers of a 3-node cluster, logs what the cluster announced, and fails over",
      bounded: 120 do
-    nodes = start_cluster(3)
+    # Brokers announce their peers in the INFO at connect time: start returns once the routes are up.
+    cluster = ChoriaNats::TestSupport::NatsCluster.new(pki: pki, dir: File.join(@dir, "cluster")).start
+    nodes = cluster.members
     begin
       seed = nodes.first
-      # Brokers announce their peers in the INFO at connect time: let the routes form first.
-      eventually(30) { nodes.all? { |node| node.log.scan("Route connection created").size >= 2 } }
       logs = ChoriaNats::TestSupport::LogCollector.new
       connection = connect_client(pki, seed, servers: nodes.map(&:address), randomize: false, logger: logs, **fast)
       connection.subscribe("failover.test")
@@ -92,7 +60,7 @@ RSpec.describe ChoriaNats::Connection, "failover and dead links" do
       expect(got).to eq(Array.new(1000) { |i| "after #{i}" })
       puts format("\n  failed over from %<from>s to %<to>s in %<s>.2fs", from: seed.address, to: now_on, s: failover)
     ensure
-      nodes.each(&:stop)
+      cluster.stop
     end
   end
 

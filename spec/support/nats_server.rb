@@ -58,18 +58,25 @@ module ChoriaNats
       attr_reader :pid
       # @return [Process::Status, nil] exit status of the last process reaped
       attr_reader :last_status
+      # @return [Integer, nil] route port, when started with +cluster:+
+      attr_reader :route_port
 
       # @param pki [PKI, nil] PKI supplying default cert, key and CA paths
+      # @param cluster [Hash, nil] a cluster member's +route_port:+ and +routes:+ (the peers' "host:port" route
+      #   addresses); the route port has the client port's TLS settings, +verify+ included
       # rubocop:disable Naming/MethodParameterName
       def initialize(dir:, pki: nil, tls: true, verify: true, cert: pki&.broker_cert, key: pki&.broker_key,
                      ca: pki&.ca_file, user: nil, password: nil, port: nil, host: "127.0.0.1", extra: "",
-                     monitor: false, max_payload: 1_048_576, name: "nats-server")
+                     monitor: false, max_payload: 1_048_576, name: "nats-server", cluster: nil)
         # rubocop:enable Naming/MethodParameterName
         @dir = File.expand_path(dir)
         @host = host
+        @name = name
         @port = port || self.class.free_port(host)
         @monitor_port = monitor ? self.class.free_port(host) : nil
         @tls = tls ? { cert: cert, key: key, ca: ca, verify: verify } : nil
+        @route_port = cluster && (cluster[:route_port] || self.class.free_port(host))
+        @routes = cluster&.fetch(:routes, [])
         @auth = user || password ? { user: user, password: password } : nil
         @extra = extra.to_s
         @max_payload = max_payload
@@ -134,6 +141,21 @@ module ChoriaNats
         self
       end
 
+      # @return [NatsServer] self, after SIGKILL and the process reaped: a broker that dies without closing anything
+      def kill
+        return self unless @pid && Process.pid == @owner
+
+        signal("KILL")
+        reap(STOP_TIMEOUT)
+        @pid = nil
+        self
+      end
+
+      # @return [String] the "host:port" address of the route port, when started with +cluster:+
+      def route_address
+        "#{host}:#{route_port}"
+      end
+
       # @return [NatsServer] self, after stopping, sleeping +pause+ seconds and starting on the same port
       def restart(pause: 0)
         stop
@@ -158,17 +180,12 @@ module ChoriaNats
 
       # @return [Hash] the parsed JSON of the monitoring endpoint /varz
       def varz
-        raise "monitoring is not enabled (pass monitor: true)" unless monitor_port
+        monitoring("/varz")
+      end
 
-        require "json"
-        require "net/http"
-        http = Net::HTTP.new(host, monitor_port)
-        http.open_timeout = 2
-        http.read_timeout = 2
-        response = http.get("/varz")
-        raise "GET /varz failed: #{response.code}" unless response.is_a?(Net::HTTPSuccess)
-
-        JSON.parse(response.body)
+      # @return [Hash] the parsed JSON of the monitoring endpoint /routez: the cluster routes up now
+      def routez
+        monitoring("/routez")
       end
 
       # @return [String] the last +lines+ lines of the log
@@ -178,7 +195,22 @@ module ChoriaNats
 
       private
 
+      def monitoring(path)
+        raise "monitoring is not enabled (pass monitor: true)" unless monitor_port
+
+        require "json"
+        require "net/http"
+        http = Net::HTTP.new(host, monitor_port)
+        http.open_timeout = 2
+        http.read_timeout = 2
+        response = http.get(path)
+        raise "GET #{path} failed: #{response.code}" unless response.is_a?(Net::HTTPSuccess)
+
+        JSON.parse(response.body)
+      end
+
       def validate_tls!
+        raise ArgumentError, "cluster: needs tls: true, routes are verified as clients are" if route_port && !@tls
         return unless @tls
         return if @tls[:cert] && @tls[:key]
 
@@ -198,6 +230,7 @@ module ChoriaNats
                  "max_payload: #{Integer(@max_payload)}"]
         lines << "http_port: #{Integer(monitor_port)}" if monitor_port
         lines.concat(tls_block) if @tls
+        lines.concat(cluster_block) if route_port
         lines.concat(auth_block) if @auth
         lines << @extra unless @extra.empty?
         "#{lines.join("\n")}\n"
@@ -209,6 +242,13 @@ module ChoriaNats
         block << "  verify: #{@tls[:verify] ? 'true' : 'false'}"
         block << "  timeout: 2"
         block << "}"
+      end
+
+      # A member's name, its route port with the client port's TLS, and its peers' route addresses.
+      def cluster_block
+        ["server_name: #{quote(@name)}", "cluster {", "  name: \"choria-nats-test\"", "  host: #{quote(host)}",
+         "  port: #{Integer(route_port)}", *tls_block.map { |line| "  #{line}" }, "  routes = [",
+         *@routes.map { |address| "    #{quote("nats-route://#{address}")}" }, "  ]", "}"]
       end
 
       def auth_block

@@ -201,6 +201,18 @@ module ChoriaNats
         special(kind).slice(:cert_file, :key_file)
       end
 
+      # @return [Hash] :cert_file and :key_file of a broker certificate for the IP address +host+ only (CN and
+      #   subjectAltName), as each member of a cluster on its own loopback address presents on its client and
+      #   route ports
+      def broker_files_for(host)
+        raise ArgumentError, "not an IP address: #{host.inspect}" unless host.to_s.match?(/\A[0-9.]+\z/)
+
+        file = validate_name("broker-#{host}")
+        @mutex.synchronize do
+          @leaves[file] ||= issue(file: file, common_name: host, sans: ["IP:#{host}"], role: :broker)
+        end.slice(:cert_file, :key_file)
+      end
+
       # @return [String] path of a valid RSA key that does not match client_cert
       def mismatched_client_key
         @mutex.synchronize do

@@ -14,19 +14,24 @@
 //! `choria:transport:1` reply envelopes of ~600 bytes.
 //!
 //! ```text
-//! fleet_sim --server HOST:PORT --ca CA --cert CERT --key KEY --nodes N
+//! fleet_sim --server HOST:PORT[,HOST:PORT...] --ca CA --cert CERT --key KEY --nodes N
 //!           [--policy choria|baseline] [--collective mcollective] [--agent rpcutil]
 //!           [--connect-timeout S] [--reconnect-initial S] [--reconnect-max S]
 //!           [--reconnect-spread S] [--setup-concurrency 64] [--workers 2]
 //! ```
+//!
+//! Several servers make each node's pool, shuffled as the gem shuffles
+//! `plugin.choria.middleware_hosts` (`randomize`, on by default).
 //!
 //! Identities are `node00000.example.net` ... Commands, one a line on stdin,
 //! each answered with one JSON line on stdout:
 //!
 //! ```text
 //! mark                forget who came back: each node's next connect is its return
-//! wait_back SECONDS   when every node is back since `mark`, or SECONDS passed:
-//!                     the return time of each (CLOCK_MONOTONIC seconds)
+//! wait_back SECONDS [N]  when N nodes (all by default) are back since `mark`,
+//!                     or SECONDS passed: the return time of each (CLOCK_MONOTONIC seconds)
+//! where               the connected nodes by the broker (`host:port`) they are on,
+//!                     all and those back since `mark`
 //! expect D B SECONDS  when every node has received D direct and B broadcast
 //!                     messages in all, or SECONDS passed: the counts
 //! replies K           answer each broadcast with a reply subject K times
@@ -79,6 +84,7 @@ enum Policy {
 }
 
 struct Args {
+    /// Comma-separated `host:port`s.
     server: String,
     ca: PathBuf,
     cert: PathBuf,
@@ -228,8 +234,10 @@ impl Fleet {
                         .back_at
                         .compare_exchange(0, monotonic_ns(), Ordering::AcqRel, Ordering::Relaxed)
                         .is_ok()
-                    && self.back.fetch_add(1, Ordering::AcqRel) + 1 == self.nodes.len()
                 {
+                    // Each return wakes `wait_back`, which may wait for only
+                    // the nodes of one broker.
+                    self.back.fetch_add(1, Ordering::AcqRel);
                     self.back_changed.notify_one();
                 }
             }
@@ -334,8 +342,13 @@ async fn start_node(
     let name = identity(node);
     let (client, shared) = match args.policy {
         Policy::Choria => {
+            let servers = args
+                .server
+                .split(',')
+                .map(|s| (s.trim().to_string(), "config".to_string()))
+                .collect();
             let mut settings = Settings::new(
-                vec![(args.server.clone(), "config".to_string())],
+                servers,
                 args.ca.clone(),
                 args.cert.clone(),
                 args.key.clone(),
@@ -383,8 +396,14 @@ async fn start_node(
             if let Some(s) = args.connect_timeout {
                 options = options.connection_timeout(Duration::from_secs_f64(s));
             }
+            let servers = args
+                .server
+                .split(',')
+                .map(|s| s.trim().parse::<async_nats::ServerAddr>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| format!("--server {:?}: {e}", args.server))?;
             let client = options
-                .connect(args.server.as_str())
+                .connect(servers)
                 .await
                 .map_err(|e| format!("{name}: {e}"))?;
             // async-nats sends its first Connected event only to the callback.
@@ -469,6 +488,36 @@ fn failures_json(fleet: &Fleet, links: &[Arc<Shared>], before: &[u64; 3]) -> Str
     format!(
         "\"failures\":{{{}}},\"client_errors\":{{{errors}}}",
         parts.join(",")
+    )
+}
+
+/// The connected nodes by broker, all of them and those back since `mark`.
+fn where_json(fleet: &Fleet, clients: &[Client]) -> String {
+    let mut all: BTreeMap<String, usize> = BTreeMap::new();
+    let mut moved: BTreeMap<String, usize> = BTreeMap::new();
+    for (node, client) in clients.iter().enumerate() {
+        if client.connection_state() != async_nats::connection::State::Connected {
+            continue;
+        }
+        let info = client.server_info();
+        let broker = format!("{}:{}", info.host, info.port);
+        if fleet.nodes[node].back_at.load(Ordering::Acquire) != 0 {
+            *moved.entry(broker.clone()).or_default() += 1;
+        }
+        *all.entry(broker).or_default() += 1;
+    }
+    let object = |counts: &BTreeMap<String, usize>| {
+        counts
+            .iter()
+            .map(|(broker, n)| format!("\"{broker}\":{n}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "{{\"event\":\"where\",\"connected\":{},\"brokers\":{{{}}},\"moved\":{{{}}}}}",
+        all.values().sum::<usize>(),
+        object(&all),
+        object(&moved)
     )
 }
 
@@ -565,7 +614,11 @@ async fn serve(args: Arc<Args>) -> Result<()> {
             }
             ["wait_back", ..] => {
                 let deadline = tokio::time::Instant::now() + seconds(1);
-                while fleet.back.load(Ordering::Acquire) < args.nodes {
+                let wanted = words
+                    .get(2)
+                    .and_then(|w| w.parse::<usize>().ok())
+                    .map_or(args.nodes, |n| n.min(args.nodes));
+                while fleet.back.load(Ordering::Acquire) < wanted {
                     let wake = fleet.back_changed.notified();
                     if tokio::time::timeout_at(deadline, wake).await.is_err() {
                         break;
@@ -589,6 +642,7 @@ async fn serve(args: Arc<Args>) -> Result<()> {
                     times_json(&fleet)
                 ));
             }
+            ["where"] => emit(&where_json(&fleet, &clients)),
             ["expect", direct, broadcast, ..] => {
                 let (direct, broadcast) = (
                     direct.parse::<u32>().unwrap_or(0),
