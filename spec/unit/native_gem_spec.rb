@@ -61,6 +61,14 @@ RSpec.describe NativeGem do
     end
   end
 
+  it "is listed in the README with the Rubies each platform gem carries" do
+    readme = File.read(File.expand_path("../../README.md", __dir__))
+    described_class.arches.each do |arch|
+      carried = readme[/^\| `choria-nats-VERSION-#{described_class.platform(arch)[:gem]}\.gem` \|[^|]*\|([^|]+)\|/, 1]
+      expect(carried&.strip).to eq(described_class.abis(arch).join(", ")), arch
+    end
+  end
+
   it "has a platform gem, a Rust target and a home in pkg/ for every CPU of the roots' matrix" do
     expect(described_class.arches).to contain_exactly("x86_64", "aarch64")
     expect(described_class.rust_targets).to eq(%w[x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu])
