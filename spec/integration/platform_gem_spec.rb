@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require "spec_helper"
+require "fileutils"
 require "open3"
 require "rubygems/package"
 require_relative "../../rakelib/native_gem/elf"
@@ -88,8 +89,7 @@ RSpec.describe "The platform gems" do
         RbConfig::CONFIG["host_cpu"] == "x86_64" && carried.include?(abi)
 
       @path = ChoriaNats::TestSupport::InstalledGem.ruby_only_path(File.join(@dir, "bin"))
-      @installed = ChoriaNats::TestSupport::InstalledGem.new(File.join(@dir, "installed"), path: @path,
-                                                                                           env: { "HOME" => @dir })
+      @installed = ChoriaNats::TestSupport::InstalledGem.new(@dir, path: @path, env: { "HOME" => @dir })
       @install_output, @install_status = @installed.install(platform_gem("x86_64"), timeout: 120)
       @pki = ChoriaNats::TestSupport::PKI.new(File.join(@dir, "pki"))
       @server = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, "nats")).start
