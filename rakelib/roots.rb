@@ -99,15 +99,6 @@ module Roots
     File.join(CACHE, "bin", "ruby#{abi}-#{arch}")
   end
 
-  # The header directories rb-sys must be pointed at (RbConfig inside the root reports them
-  # relative to the root's /).
-  def headers(arch, abi)
-    root = dir(arch, abi)
-    version = "ruby-#{abi}.0"
-    { rubyhdrdir: File.join(root, "usr/include", version),
-      rubyarchhdrdir: File.join(root, "usr/include", ARCHES.fetch(arch)[:triplet], version) }
-  end
-
   # What the stamp file of a root holds: changes with the row or the recipe.
   def stamp(row)
     Digest::SHA256.hexdigest([RECIPE, row.sort.to_h, BASE_PACKAGES, MIRROR].inspect)
