@@ -25,11 +25,9 @@ RSpec.describe "Each library of the platform gems, in its own Ruby on its own CP
   end
 
   it "ships a library only for the rows tested below: one per Ruby of its CPU, and nothing else" do
-    expect(@gems.keys.sort).to eq(Roots::ARCHES.keys.sort)
-    @gems.each do |arch, gem|
-      expect(ChoriaNats::TestSupport::PlatformGems.abis(gem)).to eq(Roots.rows(arch: arch).map { |r| r[:abi] }.sort),
-                                                                 gem
-    end
+    carried = @gems.transform_values { |gem| ChoriaNats::TestSupport::PlatformGems.abis(gem) }
+    tested = Roots::MATRIX.group_by { |row| row[:arch] }.transform_values { |rows| rows.map { |r| r[:abi] }.sort }
+    expect(carried).to eq(tested), @gems.values.join(" ")
   end
 
   Roots::MATRIX.each do |row|
