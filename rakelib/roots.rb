@@ -36,8 +36,9 @@ module Roots
     { abi: "3.4", suite: "trixie", experimental: true, ruby: "/usr/bin/ruby3.4", mcollective: false,
       packages: %W[ruby3.4=#{RUBY34} libruby3.4=#{RUBY34} ruby3.4-dev=#{RUBY34} libc6-dev] }
   ].freeze
-  # Every root also gets base-passwd, whose /etc/passwd and /etc/group lists the root copies.
-  BASE_PACKAGES = %w[base-passwd].freeze
+  # Every root also gets base-passwd, whose /etc/passwd and /etc/group lists the root copies; RSpec,
+  # which `rake roots:spec` runs the suite with; and dash, the /bin/sh some specs run.
+  BASE_PACKAGES = %w[base-passwd ruby-rspec dash].freeze
   # The file in each root naming the row and recipe it was made from.
   STAMP = ".choria-nats-root"
 
