@@ -19,6 +19,8 @@ module Roots
   RUBY34 = "3.4.11-1~exp1"
   # Bumped when the way a root is made changes, so cached roots are rebuilt.
   RECIPE = 1
+  # Days a root of another recipe (an older one, another checkout's) stays in the cache unasked for.
+  KEEP_DAYS = 2
   # Debian's name of each CPU, and the GNU triplet of its headers and libraries.
   ARCHES = {
     "x86_64" => { debian: "amd64", triplet: "x86_64-linux-gnu" },
@@ -36,8 +38,9 @@ module Roots
     { abi: "3.4", suite: "trixie", experimental: true, ruby: "/usr/bin/ruby3.4", mcollective: false,
       packages: %W[ruby3.4=#{RUBY34} libruby3.4=#{RUBY34} ruby3.4-dev=#{RUBY34} libc6-dev] }
   ].freeze
-  # Every root also gets base-passwd, whose /etc/passwd and /etc/group lists the root copies.
-  BASE_PACKAGES = %w[base-passwd].freeze
+  # Every root also gets base-passwd, whose /etc/passwd and /etc/group lists the root copies; RSpec,
+  # which `rake roots:spec` runs the suite with; and dash, the /bin/sh some specs run.
+  BASE_PACKAGES = %w[base-passwd ruby-rspec dash].freeze
   # The file in each root naming the row and recipe it was made from.
   STAMP = ".choria-nats-root"
 
@@ -62,20 +65,27 @@ module Roots
     "#{row[:arch]} Ruby #{row[:abi]}"
   end
 
-  # The root's directory (may not exist yet).
+  # The root's directory (may not exist yet), named for its row and recipe: checkouts whose recipes
+  # differ share the cache without rebuilding, or removing, each other's roots.
   def dir(arch, abi)
     r = row(arch, abi)
-    File.join(CACHE, "#{r[:suite]}-#{ARCHES.fetch(arch)[:debian]}-ruby#{abi}")
+    File.join(CACHE, "#{name(r)}-#{stamp(r)[0, 12]}")
   end
 
-  # Builds the root if it is missing or made by another recipe, and returns its directory.
-  # A lock file keeps two processes from building one root at once.
+  # "bookworm-arm64-ruby3.1": what the directories of a row's roots start with, whatever the recipe.
+  def name(row)
+    "#{row[:suite]}-#{ARCHES.fetch(row[:arch])[:debian]}-ruby#{row[:abi]}"
+  end
+
+  # Builds the root if it is missing, and returns its directory. A lock file keeps two processes from
+  # building one root at once; the stamp's time says when the root was last asked for.
   def ensure(arch, abi)
     root = dir(arch, abi)
     FileUtils.mkdir_p(CACHE)
     File.open("#{root}.lock", File::RDWR | File::CREAT, 0o644) do |lock|
       lock.flock(File::LOCK_EX)
       Builder.new(row(arch, abi), root).build unless current?(arch, abi)
+      FileUtils.touch(File.join(root, STAMP))
     end
     Wrapper.write(arch, abi)
     root
@@ -94,18 +104,9 @@ module Roots
     wrapper(arch, abi)
   end
 
-  # Where ruby(arch, abi) writes its wrapper: outside the root, which never sees it.
+  # Where ruby(arch, abi) writes its wrapper: beside the root, which never sees it.
   def wrapper(arch, abi)
-    File.join(CACHE, "bin", "ruby#{abi}-#{arch}")
-  end
-
-  # The header directories rb-sys must be pointed at (RbConfig inside the root reports them
-  # relative to the root's /).
-  def headers(arch, abi)
-    root = dir(arch, abi)
-    version = "ruby-#{abi}.0"
-    { rubyhdrdir: File.join(root, "usr/include", version),
-      rubyarchhdrdir: File.join(root, "usr/include", ARCHES.fetch(arch)[:triplet], version) }
+    "#{dir(arch, abi)}.ruby"
   end
 
   # What the stamp file of a root holds: changes with the row or the recipe.

@@ -30,6 +30,7 @@ module Roots
       FileUtils.rm_rf(@root)
       File.rename(@scratch, @root)
       verify
+      prune
       warn format("Roots: built %<root>s in %<s>.0f s",
                   root: @root, s: Process.clock_gettime(Process::CLOCK_MONOTONIC) - started)
     end
@@ -102,6 +103,28 @@ module Roots
       return if status.success? && out.start_with?("#{@row[:abi]}.")
 
       raise "Roots: #{Roots.label(@row)} does not run in #{@root}: #{out}"
+    end
+
+    # Removes the row's roots of other recipes that nobody asked for in KEEP_DAYS, unless one is
+    # being built (its lock is held).
+    def prune
+      others = Dir[File.join(CACHE, "#{Roots.name(@row)}-*")].map { |p| p.sub(/\.(?:lock|ruby|build)\z/, "") }.uniq
+      (others - [@root]).each do |other|
+        next if asked_for_lately?(other)
+
+        File.open("#{other}.lock", File::RDWR | File::CREAT, 0o644) do |lock|
+          next unless lock.flock(File::LOCK_EX | File::LOCK_NB)
+
+          FileUtils.rm_rf([other, "#{other}.ruby", "#{other}.build"])
+          File.unlink("#{other}.lock")
+        end
+      end
+    end
+
+    def asked_for_lately?(root)
+      File.mtime(File.join(root, STAMP)) > Time.now - (KEEP_DAYS * 86_400)
+    rescue Errno::ENOENT
+      false
     end
 
     def path(relative)

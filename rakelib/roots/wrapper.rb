@@ -22,7 +22,8 @@ module Roots
       File.rename("#{path}.tmp", path)
     end
 
-    # The script: it keeps the working directory when it is under /tmp, else runs in /.
+    # The script: it keeps the working directory when it is under /tmp, else runs in /. It finds the
+    # host's tools itself: callers may run it with a PATH that holds nothing but it.
     def text(arch, abi)
       <<~SH
         #!/bin/bash
@@ -30,8 +31,9 @@ module Roots
         wd=/
         case "$PWD" in /tmp | /tmp/*) wd=$PWD ;; esac
         exec /usr/bin/unshare --mount --propagation private -- /bin/bash -c '
+          PATH=/usr/sbin:/usr/bin:/sbin:/bin
           mount --rbind /dev "$0/dev" && mount --rbind /proc "$0/proc" && mount --rbind /tmp "$0/tmp" || exit 125
-          PATH=/usr/local/bin:/usr/bin:/bin exec /usr/bin/unshare --root="$0" --wd="$1" "${@:2}"
+          PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin exec /usr/bin/unshare --root="$0" --wd="$1" "${@:2}"
         ' #{Shellwords.escape(Roots.dir(arch, abi))} "$wd" #{Roots.row(arch, abi)[:ruby]} "$@"
       SH
     end
