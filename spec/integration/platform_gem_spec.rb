@@ -8,26 +8,16 @@ require_relative "../../rakelib/native_gem/elf"
 require_relative "../../rakelib/native_gem/package"
 
 RSpec.describe "The platform gems" do
-  root = File.expand_path("../..", __dir__)
-
   before(:all) do
-    # bin/test builds them once with `rake native` and says where; alone, this spec builds them.
-    @gems = ENV["CHORIA_NATS_PLATFORM_GEMS"]&.split || begin
-      output, status = Open3.capture2e("timeout", "3600", "rake", "native", chdir: root)
-      raise "rake native failed:\n#{output}" unless status.success?
-
-      NativeGem.gem_files
-    end
+    @gems = ChoriaNats::TestSupport::PlatformGems.by_arch
     @dir = Dir.mktmpdir("choria-nats-platform-gems")
   end
 
   after(:all) { FileUtils.rm_rf(@dir) }
 
-  # The gem of `arch` among those built, and its files unpacked into `dir`.
+  # The gem of `arch` among those under test, and its files unpacked into a scratch directory.
   def platform_gem(arch)
-    platform = NativeGem.platform(arch)[:gem]
-    @gems.find { |path| Gem::Package.new(path).spec.platform.to_s == platform } or
-      raise "no #{platform} gem among #{@gems.join(' ')}"
+    @gems.fetch(arch) { raise "no #{arch} gem among #{@gems.values.join(' ')}" }
   end
 
   def unpacked(arch)
