@@ -13,8 +13,10 @@ require_relative "native_gem/package"
 
 arches = NativeGem.arches
 
+# The CPUs build at once: much of a build (the crate with LTO into one codegen unit, rb-sys'
+# bindgen) keeps only one core busy.
 desc "Build the precompiled platform gems into pkg/ (#{arches.join(', ')}; glibc >= #{NativeGem::GLIBC})"
-task native: arches.map { |arch| "native:#{arch}" }
+multitask native: arches.map { |arch| "native:#{arch}" }
 
 namespace :native do
   arches.each do |arch|

@@ -11,6 +11,9 @@ module NativeGem
   module Package
     # Source gem files that only a build needs.
     BUILD_INPUTS = %r{\A(?:ext/|Cargo\.(?:toml|lock)\z)}.freeze
+    # The gemspec and Gem::Package.build read files from the working directory, which is the
+    # process's: one gem is packaged at a time.
+    PACKAGING = Mutex.new
 
     module_function
 
@@ -36,6 +39,10 @@ module NativeGem
     # Copies the gem's files and the libraries (abi => path) into a scratch directory, builds the
     # gem there and moves it to NativeGem.gem_file (a rename: a reader never sees half a gem).
     def build(arch, libraries)
+      PACKAGING.synchronize { package(arch, libraries) }
+    end
+
+    def package(arch, libraries)
       spec = gemspec(arch, libraries.keys)
       sources = libraries.transform_keys { |abi| library_path(abi) }
       Dir.mktmpdir("choria-nats-native") do |stage|
