@@ -86,8 +86,8 @@ module Roots
       lock.flock(File::LOCK_EX)
       Builder.new(row(arch, abi), root).build unless current?(arch, abi)
       FileUtils.touch(File.join(root, STAMP))
+      Wrapper.write(arch, abi)
     end
-    Wrapper.write(arch, abi)
     root
   end
 

@@ -108,7 +108,8 @@ module Roots
     # Removes the row's roots of other recipes that nobody asked for in KEEP_DAYS, unless one is
     # being built (its lock is held).
     def prune
-      others = Dir[File.join(CACHE, "#{Roots.name(@row)}-*")].map { |p| p.sub(/\.(?:lock|ruby|build)\z/, "") }.uniq
+      # (The bare name: the roots of the first recipe, named for their row alone.)
+      others = Dir[File.join(CACHE, "#{Roots.name(@row)}{,-*}")].map { |p| p.sub(/\.(?:lock|ruby|build)\z/, "") }.uniq
       (others - [@root]).each do |other|
         next if asked_for_lately?(other)
 

@@ -12,17 +12,9 @@ RSpec.describe "Each library of the platform gems, in its own Ruby on its own CP
   # Executables a build would need; none may be on the root's PATH.
   compilers = %w[cc gcc clang make ld cargo rustc]
 
-  before(:all) do
-    @gems = ChoriaNats::TestSupport::PlatformGems.by_arch
-    @dir = Dir.mktmpdir("choria-nats-roots")
-    @pki = ChoriaNats::TestSupport::PKI.new(File.join(@dir, "pki"))
-    @server = ChoriaNats::TestSupport::NatsServer.new(pki: @pki, dir: File.join(@dir, "nats")).start
-  end
+  include_context "with a TLS broker"
 
-  after(:all) do
-    @server&.stop
-    FileUtils.rm_rf(@dir) if @dir
-  end
+  before(:all) { @gems = ChoriaNats::TestSupport::PlatformGems.by_arch }
 
   it "ships a library only for the rows tested below: one per Ruby of its CPU, and nothing else" do
     carried = @gems.transform_values { |gem| ChoriaNats::TestSupport::PlatformGems.abis(gem) }
