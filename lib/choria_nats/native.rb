@@ -28,12 +28,13 @@ module ChoriaNats
       raise ChoriaNats::LoadError, message(ruby_version, carried(dir), e)
     end
 
-    # The explanation for a Ruby the gem has no library for.
+    # The explanation for a Ruby the gem has no library for. RubyGems activates a platform gem
+    # over the source gem of the same version, so the platform gem must go first.
     def self.message(ruby_version, carried, error)
       have = carried.empty? ? "no precompiled library" : "precompiled libraries for Ruby #{carried.join(', ')}"
       "choria-nats has #{have}, and none built from source for Ruby #{abi(ruby_version)} (#{error.message}): " \
-        "install the source gem with Rust >= 1.89 and cargo available " \
-        "(gem install choria-nats --platform ruby), or use a Ruby the gem carries"
+        "install the source gem with Rust >= 1.89 and cargo available (gem uninstall --all --executables " \
+        "choria-nats, then gem install choria-nats --platform ruby), or use a Ruby the gem carries"
     end
   end
 end

@@ -26,6 +26,8 @@ module ChoriaNats
     TIMEOUT = 10
     # How much of a response body goes into an error message.
     BODY_EXCERPT = 300
+    # OpenSSL's X509_V_FLAG_PARTIAL_CHAIN, which the openssl gem of Ruby 2.7 (2.1) does not name.
+    PARTIAL_CHAIN = OpenSSL::X509.const_defined?(:V_FLAG_PARTIAL_CHAIN) ? OpenSSL::X509::V_FLAG_PARTIAL_CHAIN : 0x80000
 
     # Where the CA is: plugin.choria.puppetca_host (and _port), else the SRV
     # records `_x-puppet-ca._tcp` then `_x-puppet._tcp` of the domain (as for
@@ -260,7 +262,7 @@ module ChoriaNats
     # The server that sent `ca_certificate` must hold a certificate it signed, for the host dialled.
     def check_served_by(ca_certificate)
       store = OpenSSL::X509::Store.new
-      store.flags = OpenSSL::X509::V_FLAG_PARTIAL_CHAIN # the anchor even if an intermediate
+      store.flags = PARTIAL_CHAIN # the anchor even if an intermediate
       store.add_cert(ca_certificate)
       problem = if @served_by.nil? then "it showed none"
                 elsif !store.verify(@served_by) then "#{@served_by.subject.to_utf8}: #{store.error_string}"

@@ -3,6 +3,7 @@
 require "fileutils"
 require "open3"
 require "rbconfig"
+require "shellwords"
 
 module ChoriaNats
   module TestSupport
@@ -39,6 +40,16 @@ module ChoriaNats
         { "ruby" => RbConfig.ruby, "gem" => File.join(RbConfig::CONFIG["bindir"], "gem") }.each do |name, target|
           FileUtils.ln_sf(target, File.join(dir, name))
         end
+        dir
+      end
+
+      # A directory holding `ruby` and `gem` that run another Ruby through `ruby`, an executable
+      # taking ruby's arguments (a root's, from Roots.ruby): that Ruby's own gem command.
+      def self.other_ruby_path(dir, ruby)
+        FileUtils.mkdir_p(dir)
+        FileUtils.ln_sf(ruby, File.join(dir, "ruby"))
+        File.write(File.join(dir, "gem"), "#!/bin/sh\nexec #{Shellwords.escape(ruby)} -S gem \"$@\"\n")
+        File.chmod(0o755, File.join(dir, "gem"))
         dir
       end
 

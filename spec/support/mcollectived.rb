@@ -17,9 +17,11 @@ module ChoriaNats
       # @return [Integer, nil] the daemon's PID
       attr_reader :pid
 
-      # config:: the server.cfg text (its logfile is set here); env:: extra environment
-      def initialize(dir:, name:, config:, env: {})
+      # config:: the server.cfg text (its logfile is set here); env:: extra environment;
+      # command:: how to run the daemon (another Ruby's: [ruby, "-S", "mcollectived"])
+      def initialize(dir:, name:, config:, env: {}, command: ["mcollectived"])
         FileUtils.mkdir_p(dir)
+        @command = command
         @log_file = File.join(dir, "#{name}.log")
         @config_file = File.join(dir, "#{name}.cfg")
         @env = env
@@ -29,7 +31,7 @@ module ChoriaNats
       # Starts the daemon.
       def start
         FileUtils.touch(@log_file)
-        @pid = Process.spawn(@env, "mcollectived", "--config", @config_file, "--no-daemonize",
+        @pid = Process.spawn(@env, *@command, "--config", @config_file, "--no-daemonize",
                              %i[out err] => ["#{@log_file}.out", "w"], pgroup: true)
         self
       end
@@ -64,9 +66,9 @@ module ChoriaNats
         end
       end
 
-      # Runs `mco ARGS --config client_config` and returns [stdout+stderr, status].
-      def self.mco(client_config, *args, env: {}, timeout: 60)
-        Open3.capture2e(env, "timeout", timeout.to_s, "mco", *args, "--config", client_config)
+      # Runs `mco ARGS --config client_config` and returns [stdout+stderr, status]; command:: as in new.
+      def self.mco(client_config, *args, env: {}, timeout: 60, command: ["mco"])
+        Open3.capture2e(env, "timeout", timeout.to_s, *command, *args, "--config", client_config)
       end
 
       private

@@ -351,7 +351,7 @@ module ChoriaNats
         cert = sign(common_name, key, ca, [not_before, not_after], extensions)
         files = { cert_file: path("certs", "#{file}.pem"), key_file: path("private_keys", "#{file}.pem") }
         File.write(files[:cert_file], chain ? cert.to_pem + ca[:cert].to_pem : cert.to_pem)
-        write_key(files[:key_file], key_format == :pkcs8 ? key.private_to_pem : key.to_pem)
+        write_key(files[:key_file], key_format == :pkcs8 ? pkcs8(key) : key.to_pem)
         { cert: cert, key: key, **files }
       end
 
@@ -385,6 +385,16 @@ module ChoriaNats
         ef.subject_certificate = subject_cert
         ef.issuer_certificate = issuer_cert
         ef
+      end
+
+      # The key in PKCS#8. Ruby 2.7's openssl gem (2.1) writes an RSA key in PKCS#1 only, so there
+      # it is wrapped in PKCS#8's PrivateKeyInfo here.
+      def pkcs8(key)
+        return key.private_to_pem if key.respond_to?(:private_to_pem)
+
+        algorithm = OpenSSL::ASN1::Sequence([OpenSSL::ASN1::ObjectId("rsaEncryption"), OpenSSL::ASN1::Null(nil)])
+        info = OpenSSL::ASN1::Sequence([OpenSSL::ASN1::Integer(0), algorithm, OpenSSL::ASN1::OctetString(key.to_der)])
+        "-----BEGIN PRIVATE KEY-----\n#{[info.to_der].pack('m')}-----END PRIVATE KEY-----\n"
       end
 
       def write_key(file, pem)

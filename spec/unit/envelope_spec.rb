@@ -90,7 +90,12 @@ RSpec.describe ChoriaNats::Envelope do
 
   it "escapes what JSON.generate escapes and nothing more" do
     text = "q\"b\\s/\b\f\n\r\t\u0000\u0001\u001f\u007f é\u2028\u{1F600}"
-    expect(writes_alike("a" => text, text => [text, text.b, text.encode("US-ASCII", undef: :replace)])).to be(true)
+    strings = [text, text.encode("US-ASCII", undef: :replace)]
+    strings << text.b if generated([text.b]).first
+    expect(writes_alike("a" => text, text => strings)).to be(true)
+    # Ruby 2.7's json (2.3) refuses a binary string of UTF-8 bytes, which later ones write as UTF-8;
+    # the native writer writes it as they do under every Ruby.
+    expect(described_class.send(:generate_native, [text.b])).to eq(JSON.generate([text]))
     expect(writes_alike("n" => [nil, true, false, 0, -1, (2**63) - 1, -2**63, {}, [], ""])).to be(true)
     expect(writes_alike("a" => "#{'[' * 98}#{']' * 98}", "d" => JSON.parse("#{'[' * 99}#{']' * 99}"))).to be(true)
   end

@@ -22,6 +22,9 @@ RSpec.describe ChoriaNats::Native do
                         /has precompiled libraries for Ruby 3\.2, 3\.3, and none built from source/)
       expect { described_class.load!(ruby_version: "3.9.1", dir: dir) }
         .to raise_error(/for Ruby 3\.9 .*gem install choria-nats --platform ruby/)
+      # While the platform gem is installed, RubyGems activates it rather than the source gem.
+      expect { described_class.load!(ruby_version: "3.9.1", dir: dir) }
+        .to raise_error(/gem uninstall --all --executables choria-nats, then gem install choria-nats --platform ruby/)
     end
   end
 

@@ -16,7 +16,7 @@ RSpec.describe ChoriaNats::SSLFiles do
     it "reads a key of this user that no one else can write and only its group can read, as Puppet makes them" do
       [0o600, 0o400, 0o640].each do |mode|
         File.chmod(mode, file)
-        expect(described_class.read_key(file).public_to_der).to eq(key.public_to_der)
+        expect(described_class.read_key(file).public_key.to_der).to eq(key.public_key.to_der)
       end
     end
 
