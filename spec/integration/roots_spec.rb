@@ -29,7 +29,10 @@ RSpec.describe "Each library of the platform gems, in its own Ruby on its own CP
         @home = Dir.mktmpdir("#{row[:arch]}-#{row[:abi]}-", @dir)
         path = ChoriaNats::TestSupport::InstalledGem.other_ruby_path(File.join(@home, "bin"), @ruby)
         @installed = ChoriaNats::TestSupport::InstalledGem.new(@home, path: path, env: { "HOME" => @home })
-        @install_output, @install_status = @installed.install(@gems.fetch(row[:arch]), timeout: 300)
+        # The root sees the host's /tmp, not pkg/: the gem is installed from a copy beside the scratch files.
+        gem = File.join(@home, File.basename(@gems.fetch(row[:arch])))
+        FileUtils.cp(@gems.fetch(row[:arch]), gem)
+        @install_output, @install_status = @installed.install(gem, timeout: 300)
       end
 
       let(:library) { File.join(@installed.gem_dir, "lib", "choria_nats", row[:abi], "choria_nats.so") }
