@@ -10,6 +10,9 @@ module Roots
   class Builder
     # The handler qemu-user-static registers for arm64 executables.
     BINFMT_AARCH64 = "/proc/sys/fs/binfmt_misc/qemu-aarch64"
+    # What to do when the wrapper cannot make its mounts private: / is then not a mount point.
+    PROPAGATION_HINT = "; / is not a mount point here (a chroot?): bind-mount the chroot's directory onto " \
+                       "itself before entering it (mount --bind DIR DIR), as CONTRIBUTING.md shows"
 
     # row:: a row of Roots::MATRIX; root:: the directory to make
     def initialize(row, root)
@@ -102,7 +105,8 @@ module Roots
       out, status = Open3.capture2e(Roots.wrapper(@row[:arch], @row[:abi]), "-e", "print RUBY_VERSION")
       return if status.success? && out.start_with?("#{@row[:abi]}.")
 
-      raise "Roots: #{Roots.label(@row)} does not run in #{@root}: #{out}"
+      hint = PROPAGATION_HINT if out.include?("propagation")
+      raise "Roots: #{Roots.label(@row)} does not run in #{@root}: #{out.strip}#{hint}"
     end
 
     # Removes the row's roots of other recipes that nobody asked for in KEEP_DAYS, unless one is
