@@ -62,7 +62,7 @@ RSpec.describe NativeGem do
   end
 
   it "is listed in the README with the Rubies each platform gem carries" do
-    readme = File.read(File.expand_path("../../README.md", __dir__))
+    readme = File.read(File.expand_path("../../README.md", __dir__), encoding: Encoding::UTF_8)
     described_class.arches.each do |arch|
       carried = readme[/^\| `choria-nats-VERSION-#{described_class.platform(arch)[:gem]}\.gem` \|[^|]*\|([^|]+)\|/, 1]
       expect(carried&.strip).to eq(described_class.abis(arch).join(", ")), arch
