@@ -18,7 +18,7 @@ module Roots
   # experimental moves on; the one Ruby 3.4 build this matrix was tested with.
   RUBY34 = "3.4.11-1~exp1"
   # Bumped when the way a root is made changes, so cached roots are rebuilt.
-  RECIPE = 1
+  RECIPE = 2
   # Days a root of another recipe (an older one, another checkout's) stays in the cache unasked for.
   KEEP_DAYS = 2
   # Debian's name of each CPU, and the GNU triplet of its headers and libraries.

@@ -21,6 +21,15 @@ module Roots
       @scratch = "#{root}.build"
     end
 
+    # apt's sources.list for a row: Debian's keyring signs every list. Only experimental's lists,
+    # which are past their Valid-Until, are taken without that date; a stale list of the other
+    # suites (a mirror or a network replaying old, signed metadata) is refused.
+    def self.sources(row)
+      lines = ["deb [signed-by=#{KEYRING}] #{MIRROR} #{row[:suite]} main"]
+      lines << "deb [signed-by=#{KEYRING} check-valid-until=no] #{MIRROR} experimental main" if row[:experimental]
+      lines.map { |line| "#{line}\n" }.join
+    end
+
     # Makes the root in a scratch directory beside it, then moves it into place.
     def build
       started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
@@ -57,9 +66,7 @@ module Roots
         "Dir::Etc::Preferences" => path("etc/apt/preferences"),
         "Dir::Etc::PreferencesParts" => path("etc/apt/preferences.d"),
         "APT::Architecture" => debian, "APT::Architectures::" => debian,
-        "APT::Install-Recommends" => "false", "APT::Sandbox::User" => "root",
-        # experimental's lists are past their Valid-Until.
-        "Acquire::Check-Valid-Until" => "false", "Debug::NoLocking" => "true"
+        "APT::Install-Recommends" => "false", "APT::Sandbox::User" => "root", "Debug::NoLocking" => "true"
       }.flat_map { |key, value| ["-o", "#{key}=#{value}"] }
     end
 
@@ -67,9 +74,7 @@ module Roots
       %w[etc/apt/sources.list.d etc/apt/preferences.d var/lib/dpkg var/lib/apt/lists/partial
          var/cache/apt/archives/partial].each { |d| FileUtils.mkdir_p(path(d)) }
       File.write(path("var/lib/dpkg/status"), "")
-      suites = [@row[:suite], ("experimental" if @row[:experimental])].compact
-      lines = suites.map { |suite| "deb [signed-by=#{KEYRING}] #{MIRROR} #{suite} main\n" }
-      File.write(path("etc/apt/sources.list"), lines.join)
+      File.write(path("etc/apt/sources.list"), Builder.sources(@row))
       run("apt-get", "-qq", *apt_options, "update")
       run("apt-get", "-qq", *apt_options, "install", "--download-only", "-y", *BASE_PACKAGES, *@row[:packages])
     end
