@@ -2,9 +2,9 @@
 
 # `rake native`: the precompiled platform gems, which install without a
 # compiler: one per CPU of Roots::MATRIX, each with a library per Ruby minor of
-# that CPU, built against that Ruby's root and linked against glibc 2.17 with
-# cargo-zigbuild (zig as the linker, from PyPI's `ziglang`; `bin/setup`
-# installs both, and the Rust targets).
+# that CPU, built against that Ruby's root and linked against the old glibc of
+# NativeGem::GLIBC with cargo-zigbuild (zig as the linker, from PyPI's
+# `ziglang`; `bin/setup` installs both, and the Rust targets).
 require "fileutils"
 require "tmpdir"
 require_relative "native_gem/build"
